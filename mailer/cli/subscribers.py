@@ -1,0 +1,291 @@
+"""`mailer subscribers …`: one address at a time, and CSV import/export."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from mailer.cli.context import App, app, print_json
+from mailer.cli.progress import byte_progress
+from subscribers import members
+from subscribers.exporter import export_csv
+from subscribers.importer import import_csv
+
+
+def _attrs(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--attr")
+        out[key.strip()] = value
+    return out
+
+
+@click.group("subscribers")
+def group() -> None:
+    """Subscribers: add, show, import, export, unsubscribe, suppress, erase.
+
+    \b
+    Example:
+      mailer subscribers import people.csv --list lmec-news
+    """
+
+
+@group.command("add")
+@click.argument("email")
+@click.option("--list", "list_slug", required=True, help="The list to subscribe to.")
+@click.option("--name", default="", help="Display name.")
+@click.option("--language", default="", help="Preferred language, e.g. en or zh-CN.")
+@click.option("--attr", "attrs", multiple=True, callback=_attrs, help="KEY=VALUE; repeatable.")
+@click.option("--confirmed", is_flag=True, help="Subscribe as confirmed (they already opted in).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def add(
+    ctx: click.Context,
+    email: str,
+    list_slug: str,
+    name: str,
+    language: str,
+    attrs: dict[str, str],
+    confirmed: bool,
+    as_json: bool,
+) -> None:
+    """Subscribe EMAIL to a list (updating name, language and attributes if known).
+
+    Without --confirmed, a double opt-in list keeps the subscription
+    unconfirmed until the subscriber confirms.
+
+    \b
+    Example:
+      mailer subscribers add li.wei@example.org --list lmec-news --name "Li Wei" \\
+        --language zh --attr country=CN --confirmed
+    """
+    with app(ctx).session() as s:
+        result = members.add_subscriber(
+            s,
+            email,
+            list_slug,
+            name=name,
+            language=language,
+            attributes=attrs,
+            confirmed=confirmed,
+        )
+        out = {
+            "email": result.subscriber.email,
+            "list": list_slug,
+            "created": result.created,
+            "status": result.status,
+        }
+    if as_json:
+        print_json(out)
+    else:
+        verb = "Added" if result.created else "Updated"
+        click.echo(f"{verb} {out['email']} on {list_slug!r} ({out['status']}).")
+
+
+@group.command("show")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+@click.pass_context
+def show(ctx: click.Context, email: str, as_json: bool) -> None:
+    """Show what is stored about EMAIL: details, subscriptions, suppression.
+
+    \b
+    Example:
+      mailer subscribers show li.wei@example.org --json
+    """
+    with app(ctx).session() as s:
+        info = members.describe(s, email)
+    if as_json:
+        print_json(info)
+        return
+    sub, supp = info["subscriber"], info["suppression"]
+    if sub is not None:
+        click.echo(f"{sub['email']}  {sub['name']}".rstrip())
+        click.echo(f"  language: {sub['language'] or '-'}")
+        for key, value in sub["attributes"].items():
+            click.echo(f"  {key}: {value}")
+        consent = sub["consent"]
+        click.echo(
+            f"  consent: {consent['source'] or '-'} at {consent['at'] or '-'}"
+            + (f" from {consent['ip']}" if consent["ip"] else "")
+        )
+        for x in sub["subscriptions"]:
+            click.echo(f"  list {x['list']}: {x['status']} (since {x['created_at']})")
+    else:
+        click.echo(f"{info['email']}: no subscriber record")
+    if supp is not None:
+        click.echo(f"  SUPPRESSED: {supp['reason']} at {supp['at']} {supp['detail']}".rstrip())
+
+
+@group.command("ls")
+@click.option("--list", "list_slug", help="Only this list.")
+@click.option("--status", help="Only this status: unconfirmed, confirmed, unsubscribed.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+def ls(ctx: click.Context, list_slug: str | None, status: str | None, as_json: bool) -> None:
+    """List subscriptions, one line each (address, name, language, list, status).
+
+    \b
+    Example:
+      mailer subscribers ls --list lmec-news --status confirmed
+    """
+    write = sys.stdout.write
+    with app(ctx).session() as s:
+        rows = members.iter_members(s, list_slug, status)
+        first = True
+        if as_json:
+            write("[")
+        for email, name, language, slug, st in rows:
+            if as_json:
+                item = {
+                    "email": email,
+                    "name": name,
+                    "language": language,
+                    "list": slug,
+                    "status": st,
+                }
+                write(("\n  " if first else ",\n  ") + json.dumps(item, ensure_ascii=False))
+            else:
+                write(f"{email}\t{name}\t{language or ''}\t{slug}\t{st}\n")
+            first = False
+        if as_json:
+            write("\n]\n" if not first else "]\n")
+
+
+@group.command("unsubscribe")
+@click.argument("email")
+@click.option("--list", "list_slug", help="Only this list (default: every list, and suppress).")
+@click.pass_context
+def unsubscribe(ctx: click.Context, email: str, list_slug: str | None) -> None:
+    """Unsubscribe EMAIL from one list, or from every list.
+
+    Without --list the address is also suppressed, so no import brings it back.
+
+    \b
+    Example:
+      mailer subscribers unsubscribe li.wei@example.org --list lmec-news
+    """
+    with app(ctx).session() as s:
+        changed = members.unsubscribe(s, email, list_slug)
+    if changed:
+        click.echo(f"Unsubscribed {email.strip()} from {', '.join(changed)}.")
+    else:
+        click.echo(f"{email.strip()} was already unsubscribed.")
+
+
+@group.command("suppress")
+@click.argument("email")
+@click.option("--note", default="", help="Why, for the record.")
+@click.pass_context
+def suppress(ctx: click.Context, email: str, note: str) -> None:
+    """Never mail EMAIL again, and never let an import subscribe it.
+
+    \b
+    Example:
+      mailer subscribers suppress spamtrap@example.org --note "known spam trap"
+    """
+    with app(ctx).session() as s:
+        row, created = members.suppress(s, email, detail=note)
+        reason = row.reason
+    if created:
+        click.echo(f"Suppressed {email.strip()}.")
+    else:
+        click.echo(f"{email.strip()} was already suppressed ({reason}).")
+
+
+@group.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def erase(ctx: click.Context, email: str, yes: bool) -> None:
+    """Erase EMAIL's personal data (GDPR art. 17), keeping only a hashed suppression.
+
+    \b
+    Example:
+      mailer subscribers erase li.wei@example.org --yes
+    """
+    if not yes:
+        click.confirm(f"Erase everything stored about {email.strip()}?", abort=True, err=True)
+    with app(ctx).session() as s:
+        found = members.erase(s, email)
+    if found:
+        click.echo(f"Erased {email.strip()}; a hashed suppression keeps it from coming back.")
+    else:
+        click.echo(f"No subscriber {email.strip()}; recorded a hashed suppression anyway.")
+
+
+@group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--list", "list_slug", required=True, help="The list to import into.")
+@click.option("--confirmed", is_flag=True, help="Import as confirmed (they already opted in).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.pass_context
+def import_(ctx: click.Context, file: Path, list_slug: str, confirmed: bool, as_json: bool) -> None:
+    """Import subscribers from a CSV file with a header row.
+
+    Columns: email (required), name, language; any other column becomes an
+    attribute. Bad rows are skipped and reported by line; the rest is
+    imported. Importing the same file again changes nothing.
+
+    \b
+    Example:
+      mailer subscribers import people.csv --list lmec-news --json
+    """
+    a: App = app(ctx)
+    size = file.stat().st_size if file.is_file() else 0
+    with a.session() as s, byte_progress(a, size, f"Importing {file.name}") as progress:
+        report = import_csv(s, file, list_slug, confirmed=confirmed, progress=progress)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    click.echo(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.rejected)} rejected."
+    )
+    for r in report.rejected:
+        click.echo(f"  line {r.line}: {r.email or '(no email)'}: {r.reason}")
+
+
+@group.command("export")
+@click.option("--list", "list_slug", help="Only this list's subscribers.")
+@click.option("--status", help="Only subscriptions in this status.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: standard output).",
+)
+@click.pass_context
+def export(
+    ctx: click.Context, list_slug: str | None, status: str | None, output: Path | None
+) -> None:
+    """Export subscribers as CSV (UTF-8, the import's columns, formula-safe).
+
+    \b
+    Example:
+      mailer subscribers export --list lmec-news -o lmec-news.csv
+    """
+    with app(ctx).session() as s:
+        if output is None:
+            export_csv(s, sys.stdout, list_slug, status)
+            return
+        # Write beside the target and rename, so a failure never leaves half a file.
+        fd, tmp = tempfile.mkstemp(dir=output.parent or Path("."), suffix=".csv.part")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                count = export_csv(s, out, list_slug, status)
+            os.replace(tmp, output)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    click.echo(f"Exported {count} subscribers to {output}.", err=True)
+
+
+COMMANDS = [group]

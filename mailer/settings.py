@@ -1,0 +1,160 @@
+"""One typed settings object: defaults, then ``mailer.toml``, then MAILER_* variables.
+
+Every value is checked when loaded, and all problems are reported together,
+each with where it came from. Secrets are kept out of ``repr`` so they never
+reach a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mailer.errors import SettingsError
+
+DEFAULT_CONFIG = Path("mailer.toml")
+SECURITY = ("none", "starttls", "tls")
+
+
+def _opt(default: Any, *, key: str | None = None, secret: bool = False) -> Any:
+    return field(default=default, repr=not secret, metadata={"key": key, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = _opt("sqlite:///./mailer.db")
+    smtp_host: str = _opt("localhost")
+    smtp_port: int = _opt(25)
+    smtp_security: str = _opt("none")
+    smtp_username: str = _opt("")
+    smtp_password: str = _opt("", secret=True)
+    smtp_timeout: float = _opt(30.0)
+    from_address: str = _opt("Newsletter <newsletter@localhost>", key="from")
+    base_url: str = _opt("http://127.0.0.1:8000")
+    web_host: str = _opt("127.0.0.1")
+    web_port: int = _opt(8000)
+    bounce_address: str = _opt("")
+    secret_key: str = _opt("", secret=True)
+    dkim_selector: str = _opt("")
+    dkim_domain: str = _opt("")
+    dkim_key_file: str = _opt("")
+    rate_limit: float = _opt(0.0)
+    broker_url: str = _opt("", secret=True)
+    organization: str = _opt("")
+    postal_address: str = _opt("")
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings with secrets masked, safe to print."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = "********" if f.metadata["secret"] and value else value
+        return out
+
+
+def key_of(name: str) -> str:
+    """The TOML key of a settings field (``from`` for ``from_address``)."""
+    meta = {f.name: f.metadata for f in fields(Settings)}[name]
+    return str(meta["key"] or name)
+
+
+def env_of(name: str) -> str:
+    return "MAILER_" + key_of(name).upper()
+
+
+def _coerce(name: str, kind: Any, raw: Any, source: str, problems: list[str]) -> Any:
+    try:
+        if kind in ("int", int):
+            if isinstance(raw, bool) or not str(raw).strip().lstrip("-").isdigit():
+                raise ValueError(f"expected a whole number, got {raw!r}")
+            return int(raw)
+        if kind in ("float", float):
+            if isinstance(raw, bool):
+                raise ValueError(f"expected a number, got {raw!r}")
+            return float(raw)
+        if not isinstance(raw, str):
+            raise ValueError(f"expected text, got {raw!r}")
+        return raw.strip()
+    except ValueError as exc:
+        problems.append(f"{source}: {exc}")
+        return None
+
+
+def _check(s: Settings, origin: Mapping[str, str], problems: list[str]) -> None:
+    def bad(name: str, message: str) -> None:
+        problems.append(f"{origin.get(name, 'default ' + name)}: {message}")
+
+    for name in ("smtp_port", "web_port"):
+        if not 1 <= getattr(s, name) <= 65535:
+            bad(name, f"port {getattr(s, name)} is not between 1 and 65535")
+    if s.smtp_security not in SECURITY:
+        bad("smtp_security", f"{s.smtp_security!r} is not one of {', '.join(SECURITY)}")
+    if s.rate_limit < 0:
+        bad("rate_limit", "messages per second cannot be negative (0 means no limit)")
+    if s.smtp_timeout <= 0:
+        bad("smtp_timeout", "the timeout must be positive")
+    _display, addr = parseaddr(s.from_address)
+    if "@" not in addr:
+        bad(
+            "from_address",
+            f"{s.from_address!r} is not an address such as 'LMEC <news@example.org>'",
+        )
+    parts = urlsplit(s.base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        bad("base_url", f"{s.base_url!r} is not an http(s) URL")
+    if "://" not in s.database_url:
+        bad("database_url", f"{s.database_url!r} is not a database URL such as sqlite:///mailer.db")
+    dkim = [s.dkim_selector, s.dkim_domain, s.dkim_key_file]
+    if any(dkim) and not all(dkim):
+        bad("dkim_key_file", "DKIM needs all three of dkim_selector, dkim_domain and dkim_key_file")
+
+
+def load_settings(
+    config: Path | str | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Defaults, then the config file, then MAILER_* variables; checked."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    specs = {f.name: f for f in fields(Settings)}
+    by_key = {key_of(n): n for n in specs}
+
+    path = (
+        Path(config) if config else Path(env["MAILER_CONFIG"]) if env.get("MAILER_CONFIG") else None
+    )
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError([f"{path}: no such configuration file"]) from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError([f"{path}: cannot be read: {exc}"]) from None
+        for key, raw in data.items():
+            if key not in by_key:
+                problems.append(f"{path}: unknown setting {key!r}")
+                continue
+            name = by_key[key]
+            origin[name] = f"{path}: {key}"
+            values[name] = _coerce(name, specs[name].type, raw, origin[name], problems)
+
+    for name in specs:
+        var = env_of(name)
+        if var in env:
+            origin[name] = var
+            values[name] = _coerce(name, specs[name].type, env[var], var, problems)
+    if problems:
+        raise SettingsError(problems)
+    settings = replace(Settings(), **values)
+    _check(settings, origin, problems)
+    if problems:
+        raise SettingsError(problems)
+    return settings

@@ -1,0 +1,272 @@
+"""CSV import: streamed into a staging table, then merged set-wise.
+
+Pass one reads the file row by row, checks every field and writes the good
+rows to a temporary table with driver-level executemany (rejected rows are
+remembered with their line and reason). Pass two is a handful of SQL
+statements over that table: drop suppressed and unsubscribed addresses, merge
+duplicate lines of one address, work out which rows add, update or leave
+alone, then insert and update in bulk. Memory stays flat in the file's size;
+the work per row is mostly inside the database.
+
+Merging follows one rule everywhere: a blank cell never erases what is known,
+a later value replaces an earlier one, attributes are merged key by key.
+Because duplicates are merged before comparing with the database, importing
+the same file twice changes nothing the second time. The whole import is one
+transaction: a fatal problem leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from subscribers import bulk
+from subscribers.addresses import parse_address
+from subscribers.csvio import CountingReader, Header, read_header
+from subscribers.errors import ImportFailed, InvalidInput
+from subscribers.fields import MAX_ATTR_VALUE, MAX_NAME, check_language
+from subscribers.lists import get_list
+from subscribers.members import initial_status
+from subscribers.merge import MergeSql
+from subscribers.models import Subscriber, SubscriptionStatus, utcnow
+
+CHUNK = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    line: int
+    email: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "email": self.email, "reason": self.reason}
+
+
+@dataclass
+class ImportReport:
+    """Counts are per address; duplicate lines of one address are merged first."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    duplicates: int = 0  # lines merged into an earlier line of the same address
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+def import_csv(
+    session: Session,
+    path: Path,
+    list_slug: str,
+    *,
+    confirmed: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import ``path`` into ``list_slug``; ``progress`` gets bytes read so far.
+
+    Raises ImportFailed (or NotFound for the list) for problems with the
+    whole file; the caller's rollback then leaves the database untouched.
+    """
+    ml = get_list(session, list_slug)
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed with `text` below
+    except OSError as exc:
+        raise ImportFailed(f"cannot read {path}: {exc.strerror}") from None
+    counting = CountingReader(raw)
+    text = io.TextIOWrapper(io.BufferedReader(counting), encoding="utf-8-sig", newline="")
+    conn = session.connection()
+    sql = MergeSql(conn.dialect)
+    report = ImportReport()
+    conn.exec_driver_sql(sql.drop_staging)
+    conn.exec_driver_sql(sql.create_staging)
+    try:
+        with text:
+            _stage(conn, sql, text, counting, report, progress)
+    except UnicodeDecodeError as exc:
+        raise ImportFailed(
+            f"{path} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} near byte "
+            f"{counting.position} cannot be decoded; save the file as UTF-8 and try again"
+        ) from None
+    status = initial_status(ml, confirmed)
+    now = bulk.binder(Subscriber.__table__.c.created_at, conn.dialect)(utcnow())
+    params = {
+        "list_id": ml.id,
+        "status": status.value,
+        "confirm": confirmed,
+        "now": now,
+        "confirmed_at": now if status is SubscriptionStatus.CONFIRMED else None,
+        "source": f"import:{Path(path).name}",
+    }
+    _merge(conn, sql, params, report)
+    conn.exec_driver_sql(sql.drop_staging)
+    report.rejected.sort(key=lambda r: r.line)
+    return report
+
+
+def _stage(
+    conn: Connection,
+    sql: MergeSql,
+    text: io.TextIOWrapper,
+    counting: CountingReader,
+    report: ImportReport,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Pass one: check each row; good ones go to the staging table."""
+    reader = csv.reader(text)
+    header = read_header(reader)
+    insert = sql.insert_staging
+    rows: list[tuple[Any, ...]] = []
+    reject = report.rejected.append
+    start = reader.line_num + 1
+    try:
+        for fields in reader:
+            line, start = start, reader.line_num + 1
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue  # a blank line
+            try:
+                rows.append((line, *_check_row(fields, header)))
+            except InvalidInput as exc:
+                email = fields[header.email].strip() if header.email < len(fields) else ""
+                reject(Rejection(line, email, str(exc)))
+                continue
+            if len(rows) >= CHUNK:
+                conn.exec_driver_sql(insert, rows)
+                rows = []
+                if progress is not None:
+                    progress(counting.position)
+    except csv.Error as exc:
+        raise ImportFailed(f"line {reader.line_num}: the CSV cannot be read: {exc}") from None
+    if rows:
+        conn.exec_driver_sql(insert, rows)
+    if progress is not None:
+        progress(counting.position)
+
+
+def _check_row(fields: list[str], h: Header) -> tuple[Any, ...]:
+    """(key, hash, email, name, language, attrs) of a good row; InvalidInput otherwise."""
+    n = len(h.columns)
+    if len(fields) > n:
+        raise InvalidInput("row", f"has {len(fields)} fields; the header has {n}")
+    if len(fields) < n:
+        fields = fields + [""] * (n - len(fields))
+    joined = "\x1f".join(fields)
+    if "\r" in joined or "\n" in joined or "\x00" in joined:
+        bad = next(i for i, v in enumerate(fields) if "\r" in v or "\n" in v or "\x00" in v)
+        raise InvalidInput(h.columns[bad], "contains a line break or NUL character")
+    address = parse_address(fields[h.email])
+    name = fields[h.name].strip() if h.name >= 0 else ""
+    if len(name) > MAX_NAME:
+        raise InvalidInput("name", f"is {len(name)} characters long (at most {MAX_NAME})")
+    language = check_language(fields[h.language]) if h.language >= 0 else None
+    attrs = "{}"
+    if h.attributes:
+        found = {}
+        for i, key in h.attributes:
+            value = fields[i].strip()
+            if value:
+                if len(value) > MAX_ATTR_VALUE:
+                    raise InvalidInput(key, f"is longer than {MAX_ATTR_VALUE} characters")
+                found[key] = value
+        if found:
+            attrs = json.dumps(found, ensure_ascii=False, separators=(",", ":"))
+    return address.key, address.hash, address.given, name, language, attrs
+
+
+def _merge(conn: Connection, sql: MergeSql, params: dict[str, Any], report: ImportReport) -> None:
+    """Pass two: set-wise decisions and writes over the staging table."""
+    conn.exec_driver_sql(sql.index_staging)
+    if sql.analyze_staging:
+        conn.exec_driver_sql(sql.analyze_staging)
+    _reject(
+        conn,
+        sql.suppressed_rows,
+        sql.delete_suppressed,
+        params,
+        report,
+        "address is suppressed; not subscribed",
+    )
+    conn.execute(sql.fill_ids, params)
+    conn.execute(sql.fill_status, params)
+    _reject(
+        conn,
+        sql.unsubscribed_rows,
+        sql.delete_unsubscribed,
+        params,
+        report,
+        "unsubscribed from this list; not resubscribed",
+    )
+    report.duplicates = _merge_duplicates(conn, sql)
+    conn.execute(sql.mark_changed, params)
+    added, updated, total = conn.execute(sql.counts, params).one()
+    report.added, report.updated = added or 0, updated or 0
+    report.unchanged = (total or 0) - report.added - report.updated
+    conn.execute(sql.insert_subscribers, params)
+    conn.execute(sql.fill_ids, params)
+    if sql.analyze_staging:
+        conn.exec_driver_sql(sql.analyze_staging)
+    conn.execute(sql.update_subscribers, params)
+    conn.execute(sql.insert_subscriptions, params)
+    if params["confirm"]:
+        conn.execute(sql.confirm_subscriptions, params)
+
+
+def _reject(
+    conn: Connection,
+    select_rows: Any,
+    delete_rows: Any,
+    params: dict[str, Any],
+    report: ImportReport,
+    reason: str,
+) -> None:
+    found = conn.execute(select_rows, params).all()
+    report.rejected.extend(Rejection(line, email, reason) for line, email in found)
+    if found:
+        conn.execute(delete_rows, params)
+
+
+def _merge_duplicates(conn: Connection, sql: MergeSql) -> int:
+    """Fold every address's lines into its first line; returns lines removed."""
+    merged = 0
+    after = ""
+    to_json = bulk.binder(Subscriber.__table__.c.attributes, conn.dialect)
+    while True:
+        keys = conn.execute(sql.duplicate_keys, {"after": after}).scalars().all()
+        if not keys:
+            return merged
+        after = keys[-1]
+        survivors: dict[str, list[Any]] = {}
+        dropped: list[tuple[int]] = []
+        for line, key, name, language, attrs in conn.execute(sql.rows_of_keys, {"keys": keys}):
+            attrs = attrs if isinstance(attrs, dict) else json.loads(attrs)
+            first = survivors.get(key)
+            if first is None:
+                survivors[key] = [line, name, language, attrs]
+                continue
+            dropped.append((line,))
+            if name:
+                first[1] = name
+            if language:
+                first[2] = language
+            first[3] = {**first[3], **attrs}
+        conn.exec_driver_sql(
+            sql.update_staging,
+            [(name, lang, to_json(attrs), line) for line, name, lang, attrs in survivors.values()],
+        )
+        conn.exec_driver_sql(sql.delete_staging_line, dropped)
+        merged += len(dropped)
