@@ -24,3 +24,7 @@ def templates_dir() -> Path:
 
 def migrations_dir() -> Path:
     return _find("migrations")
+
+
+def examples_dir() -> Path:
+    return _find("examples")

@@ -85,3 +85,10 @@ def safe_cell(value: str) -> str:
     if value and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def restore_cell(value: str) -> str:
+    """Undo ``safe_cell``, so an exported file imports back unchanged."""
+    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_START:
+        return value[1:]
+    return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlalchemy import Select, func, select, true
 from sqlalchemy.orm import Session

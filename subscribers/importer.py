@@ -18,6 +18,7 @@ transaction: a fatal problem leaves the database as it was.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from subscribers import bulk
 from subscribers.addresses import parse_address
-from subscribers.csvio import CountingReader, Header, read_header
+from subscribers.csvio import CountingReader, Header, read_header, restore_cell
 from subscribers.errors import ImportFailed, InvalidInput
 from subscribers.fields import MAX_ATTR_VALUE, MAX_NAME, check_language
 from subscribers.lists import get_list
@@ -39,6 +40,7 @@ from subscribers.merge import MergeSql
 from subscribers.models import Subscriber, SubscriptionStatus, utcnow
 
 CHUNK = 5000
+_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,10 @@ def _stage(
         progress(counting.position)
 
 
+# A file holds a handful of distinct language tags: check each once.
+_language = functools.lru_cache(maxsize=1024)(check_language)
+
+
 def _check_row(fields: list[str], h: Header) -> tuple[Any, ...]:
     """(key, hash, email, name, language, attrs) of a good row; InvalidInput otherwise."""
     n = len(h.columns)
@@ -166,6 +172,8 @@ def _check_row(fields: list[str], h: Header) -> tuple[Any, ...]:
     if len(fields) < n:
         fields = fields + [""] * (n - len(fields))
     joined = "\x1f".join(fields)
+    if "'" in joined:
+        fields = [restore_cell(v.strip()) for v in fields]
     if "\r" in joined or "\n" in joined or "\x00" in joined:
         bad = next(i for i, v in enumerate(fields) if "\r" in v or "\n" in v or "\x00" in v)
         raise InvalidInput(h.columns[bad], "contains a line break or NUL character")
@@ -173,7 +181,7 @@ def _check_row(fields: list[str], h: Header) -> tuple[Any, ...]:
     name = fields[h.name].strip() if h.name >= 0 else ""
     if len(name) > MAX_NAME:
         raise InvalidInput("name", f"is {len(name)} characters long (at most {MAX_NAME})")
-    language = check_language(fields[h.language]) if h.language >= 0 else None
+    language = _language(fields[h.language]) if h.language >= 0 else None
     attrs = "{}"
     if h.attributes:
         found = {}
@@ -184,7 +192,7 @@ def _check_row(fields: list[str], h: Header) -> tuple[Any, ...]:
                     raise InvalidInput(key, f"is longer than {MAX_ATTR_VALUE} characters")
                 found[key] = value
         if found:
-            attrs = json.dumps(found, ensure_ascii=False, separators=(",", ":"))
+            attrs = _to_json(found)
     return address.key, address.hash, address.given, name, language, attrs
 
 

@@ -56,7 +56,8 @@ def initial_status(ml: MailingList, confirmed: bool) -> SubscriptionStatus:
 
 
 def clean_attributes(raw: Mapping[str, str]) -> dict[str, str]:
-    return {attribute_key(k): check_attribute(k, v) for k, v in raw.items()}
+    # Stripped as the importer strips cells, so both ways in store the same value.
+    return {attribute_key(k): check_attribute(k, v).strip() for k, v in raw.items()}
 
 
 def add_subscriber(
