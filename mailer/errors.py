@@ -20,3 +20,13 @@ class SettingsError(MailerError):
 
 class DatabaseNotReady(MailerError):
     """The database is missing or not migrated to the current schema."""
+
+
+class ContentError(MailerError):
+    """An issue file is wrong; the message names the file and, when known, the line."""
+
+    def __init__(self, path: object, message: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line else f"{path}"
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line

@@ -1,0 +1,79 @@
+"""Quoted-printable bodies assembled from pre-encoded segments.
+
+Each literal stretch of the HTML or text is QP-encoded once per issue and
+ends with a line break (a soft one, ``=\\r\\n``, when the text itself does not
+break there). A per-recipient value is encoded the same way. Because soft
+breaks vanish when decoding, the joined segments decode to exactly the
+personalized document, every encoded line stays within 76 characters, and no
+line ever spans two segments — which also lets DKIM's body canonicalization
+be done once per literal segment instead of once per message.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from mailer.render.split import SplitTemplate
+
+_WSP_RUN = re.compile(rb"[ \t]+")
+_WSP_EOL = re.compile(rb"[ \t]+\r\n")
+
+
+def qp(text: str) -> bytes:
+    """QP of ``text`` with CRLF line ends, always ending in a (soft) line break."""
+    data = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n").encode("utf-8")
+    encoded = binascii.b2a_qp(data, istext=True)
+    if b"\r\n" not in data and b"\n" in encoded:
+        # With no CRLF in its input, b2a_qp ends its soft line breaks in a bare LF.
+        encoded = encoded.replace(b"\n", b"\r\n")
+    if not encoded.endswith(b"\r\n"):
+        encoded += b"=\r\n"
+    return encoded
+
+
+def relaxed_body(data: bytes) -> bytes:
+    """DKIM relaxed body canonicalization (RFC 6376 3.4.4) of whole lines."""
+    if b"\t" not in data and b"  " not in data and b" \r\n" not in data:
+        return data
+    return _WSP_RUN.sub(b" ", _WSP_EOL.sub(b"\r\n", data))
+
+
+@dataclass(frozen=True)
+class EncodedBody:
+    """Segments: bytes are literal (with their canonical form), str names a field."""
+
+    segments: tuple[bytes | str, ...]
+    canonical: tuple[bytes | None, ...]
+
+    @classmethod
+    def from_template(
+        cls, template: SplitTemplate, escape: Callable[[str], str] | None = None
+    ) -> EncodedBody:
+        segments: list[bytes | str] = []
+        for i, part in enumerate(template.parts):
+            if i % 2:
+                segments.append(part)
+            elif part:
+                segments.append(qp(part))
+        canonical = tuple(relaxed_body(s) if isinstance(s, bytes) else None for s in segments)
+        return cls(tuple(segments), canonical)
+
+    def render(
+        self, values: Mapping[str, str], escape: Callable[[str], str] | None = None
+    ) -> tuple[list[bytes], list[bytes]]:
+        """(encoded segments, their canonical forms) for one recipient."""
+        out: list[bytes] = []
+        canon: list[bytes] = []
+        for seg, can in zip(self.segments, self.canonical, strict=True):
+            if isinstance(seg, bytes):
+                out.append(seg)
+                canon.append(can or seg)
+            else:
+                value = values.get(seg, "")
+                encoded = qp(escape(value) if escape is not None else value)
+                out.append(encoded)
+                canon.append(relaxed_body(encoded))
+        return out, canon

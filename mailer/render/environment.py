@@ -1,0 +1,49 @@
+"""Jinja2 environments: sandboxed (staff write the content and templates), strict."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+
+from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from mailer.content.plaintext import wrap
+from mailer.resources import templates_dir
+
+
+@cache
+def layout_environment() -> SandboxedEnvironment:
+    """Email layouts in templates/email: HTML autoescaped, text not."""
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(str(templates_dir())),
+        autoescape=select_autoescape(["html"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["longdate"] = long_date
+    env.filters["wraptext"] = lambda text, width=78: "\n".join(wrap(str(text), width))
+    return env
+
+
+def body_environment(autoescape: bool) -> SandboxedEnvironment:
+    """The issue body itself is a template too (``{{ subscriber.name }}``)."""
+    return SandboxedEnvironment(
+        autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True
+    )
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def long_date(value: dt.date | None, language: str = "en") -> str:
+    """September 30th, 2021 — or 2021年9月30日 for Chinese."""
+    if value is None:
+        return ""
+    if language.split("-")[0] in ("zh", "ja"):
+        return f"{value.year}年{value.month}月{value.day}日"
+    return f"{value.strftime('%B')} {_ordinal(value.day)}, {value.year}"
