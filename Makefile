@@ -20,6 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/import_bench.py
+	$(BIN)/python benchmarks/render_bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -104,3 +104,12 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[object]:
+    """A real SMTP server on loopback that keeps what it receives."""
+    from tests.smtp_server import SmtpServer
+
+    with SmtpServer() as server:
+        yield server

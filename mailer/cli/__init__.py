@@ -48,9 +48,9 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 
 def _register() -> None:
-    from mailer.cli import demo, lists, setup, subscribers
+    from mailer.cli import demo, issues, lists, setup, subscribers
 
-    for module in (setup, demo, lists, subscribers):
+    for module in (setup, demo, lists, subscribers, issues):
         for command in module.COMMANDS:
             cli.add_command(command)
 

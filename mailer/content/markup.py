@@ -54,6 +54,10 @@ def _markdown() -> MarkdownIt:
 _MD = _markdown()
 
 
+def parse(markdown: str) -> list[Token]:
+    return list(_MD.parse(markdown))
+
+
 def to_html(markdown: str) -> str:
     return str(_MD.render(markdown))
 

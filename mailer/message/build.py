@@ -84,7 +84,7 @@ class MessageFactory:
         local, _ = split_address(from_addr)
         self.mailto = f"mailto:{local}@{self.from_domain}?subject=unsubscribe"
         static = [
-            fold("From", from_header),
+            f"From: {from_header}\r\n".encode(),
             fold("Subject", sender.subject_prefix + issue.subject),
             b"MIME-Version: 1.0\r\n",
             fold("List-Id", f"{clean(sender.list_title)} <{sender.list_slug}.{self.from_domain}>"),
@@ -138,9 +138,7 @@ class MessageFactory:
         if smtputf8:
             lines = [f"{n}: {v}\r\n".encode() for n, v in personal]
         else:
-            lines = [
-                f"{n}: {v}\r\n".encode("ascii") if n != "To" else fold("To", v) for n, v in personal
-            ]
+            lines = [f"{n}: {v}\r\n".encode("ascii") for n, v in personal]
         text, text_c = self._text.render(values)
         html, html_c = self._html.render(values, _escape_html)
         body = [self._text_head, *text, self._html_head, *html, self._tail]

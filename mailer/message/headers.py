@@ -22,7 +22,9 @@ def clean(value: str) -> str:
 
 def fold(name: str, value: str) -> bytes:
     """A whole header line (CRLF-terminated), encoded and folded by the stdlib policy."""
-    return str(SMTP.fold(name, clean(value))).encode("ascii")
+    # Through header_factory: policy.fold() alone passes a short str through unencoded.
+    header = SMTP.header_factory(name, clean(value))
+    return str(header.fold(policy=SMTP)).encode("ascii")
 
 
 def split_address(address: str) -> tuple[str, str]:
@@ -40,17 +42,32 @@ def ascii_address(address: str) -> str | None:
     return f"{local}@{domain}"
 
 
+def _phrase(name: str) -> str:
+    """A display name as an RFC 5322 phrase: quoted if ASCII, else encoded-words.
+
+    Long encoded names are split into encoded-words of at most 75 characters,
+    folded onto continuation lines (RFC 2047 section 2).
+    """
+    if name.isascii():
+        return formataddr((name, "x@x")).rsplit(" <", 1)[0]
+    return str(Header(name, "utf-8").encode(linesep="\r\n", maxlinelen=76))
+
+
 def mailbox(name: str, address: str) -> tuple[str, bool]:
-    """(``Name <addr>`` for a To/From header, whether it needs SMTPUTF8)."""
+    """(``Name <addr>`` for a To/From header value, whether it needs SMTPUTF8).
+
+    The value may already be folded (CRLF and a space) when the name is long.
+    The stdlib's own folder is not used here: it can drop the quotes of a long
+    display name that contains a comma, turning one recipient into many.
+    """
     name = clean(name)
     plain = ascii_address(address)
-    if plain is not None:
-        return formataddr((name, plain), charset="utf-8"), False
-    # RFC 6532: the address goes raw in UTF-8; the name is still encoded.
+    addr = plain if plain is not None else address
     if not name:
-        return address, True
-    encoded_name = formataddr((name, "x@x"), charset="utf-8").rsplit(" <", 1)[0]
-    return f"{encoded_name} <{address}>", True
+        return addr, plain is None
+    phrase = _phrase(name)
+    sep = " " if len(phrase) + len(addr) < 70 else "\r\n "
+    return f"{phrase}{sep}<{addr}>", plain is None
 
 
 def parse_from(value: str) -> tuple[str, str]:

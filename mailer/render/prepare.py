@@ -25,6 +25,7 @@ from mailer.render.environment import body_environment, layout_environment, long
 from mailer.render.split import Sentinels, SplitTemplate, SubscriberProxy
 from mailer.render.strings import strings_for
 
+_PROXY_NAME = f"'{SubscriberProxy.__module__}.{SubscriberProxy.__name__} object'"
 # Per-recipient fields every message has, besides the subscriber's attributes.
 LINK_FIELDS = ("unsubscribe_url", "preferences_url")
 
@@ -81,7 +82,8 @@ def _render_body(issue: Issue, context: dict[str, Any]) -> str:
     except TemplateError as exc:
         tb_line = _template_line(sys.exc_info()[2], "<template>")
         where = issue.body_line + tb_line - 1 if tb_line else None
-        raise ContentError(issue.path, f"template error: {exc.message}", where) from None
+        message = str(exc.message).replace(_PROXY_NAME, "subscriber")
+        raise ContentError(issue.path, f"template error: {message}", where) from None
 
 
 def _render_layout(issue: Issue, suffix: str, context: dict[str, Any]) -> str:

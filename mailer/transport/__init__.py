@@ -1,0 +1,17 @@
+"""Getting bytes to a mail server: the Transport protocol and its implementations."""
+
+from mailer.transport.base import (
+    PermanentFailure,
+    SendResult,
+    TemporaryFailure,
+    Transport,
+    TransportFailure,
+)
+
+__all__ = [
+    "PermanentFailure",
+    "SendResult",
+    "TemporaryFailure",
+    "Transport",
+    "TransportFailure",
+]

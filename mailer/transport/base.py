@@ -1,0 +1,45 @@
+"""What the delivery engine needs of a transport, and how sending can fail.
+
+Every failure is one of two kinds, because the engine only has two things to
+do about it: retry later (TemporaryFailure: a 4xx reply, a timeout, a dropped
+connection) or give up on this recipient (PermanentFailure: a 5xx reply, an
+address the server cannot take).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from mailer.errors import MailerError
+
+
+@dataclass(frozen=True)
+class SendResult:
+    code: int
+    reply: str
+
+
+class TransportFailure(MailerError):
+    def __init__(self, code: int, reply: str) -> None:
+        super().__init__(f"{code} {reply}".strip())
+        self.code = code
+        self.reply = reply
+
+
+class TemporaryFailure(TransportFailure):
+    """Try again later."""
+
+
+class PermanentFailure(TransportFailure):
+    """This recipient will not get this message."""
+
+
+class Transport(Protocol):
+    def send(
+        self, envelope_from: str, recipient: str, data: bytes, smtputf8: bool = False
+    ) -> SendResult:
+        """Deliver one message to one recipient, or raise a TransportFailure."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,181 @@
+"""SMTP over smtplib, with a cheaper DATA step and failures sorted by kind.
+
+smtplib's ``data()`` runs two regular expressions over every message (0.4-0.7 ms
+on 60 KB, PERF-NOTES.md). Our messages already have CRLF line ends, so
+dot-stuffing is a ``bytes.replace`` done only when a line can start with a dot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+
+from mailer.settings import Settings
+from mailer.transport.base import PermanentFailure, SendResult, TemporaryFailure
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"  # none | starttls | tls
+    username: str = ""
+    password: str = ""
+    timeout: float = 30.0
+    ssl_context: ssl.SSLContext | None = None
+    local_hostname: str | None = None
+
+
+def dot_stuff(data: bytes) -> bytes:
+    """RFC 5321 4.5.2 transparency, for data with CRLF line ends."""
+    if data.startswith(b"."):
+        data = b"." + data
+    if b"\n." in data:
+        data = data.replace(b"\r\n.", b"\r\n..")
+    return data
+
+
+class _FastSMTP(smtplib.SMTP):
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:  # type: ignore[override]
+        assert isinstance(msg, bytes)
+        self.putcmd("data")
+        code, repl = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, repl)
+        payload = dot_stuff(msg)
+        payload += b".\r\n" if payload.endswith(b"\r\n") else b"\r\n.\r\n"
+        self.send(payload)
+        code, msg_reply = self.getreply()
+        return code, msg_reply
+
+
+class _FastSMTPSSL(smtplib.SMTP_SSL, _FastSMTP):
+    pass
+
+
+def _reply(text: bytes | str) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+
+
+def _failure(code: int, reply: bytes | str) -> TemporaryFailure | PermanentFailure:
+    kind = PermanentFailure if 500 <= code < 600 else TemporaryFailure
+    return kind(code, _reply(reply))
+
+
+class SmtpConnection:
+    """One SMTP session; sends many messages until closed or broken."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._smtp: smtplib.SMTP | None = None
+        self.sent = 0
+
+    def _open(self) -> smtplib.SMTP:
+        c = self.config
+        context = c.ssl_context or ssl.create_default_context()
+        try:
+            if c.security == "tls":
+                smtp: smtplib.SMTP = _FastSMTPSSL(
+                    c.host,
+                    c.port,
+                    local_hostname=c.local_hostname,
+                    timeout=c.timeout,
+                    context=context,
+                )
+            else:
+                smtp = _FastSMTP(c.host, c.port, local_hostname=c.local_hostname, timeout=c.timeout)
+            smtp.ehlo()
+            if c.security == "starttls":
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if c.username:
+                smtp.login(c.username, c.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            reason = f"authentication failed: {_reply(exc.smtp_error)}"
+            raise PermanentFailure(exc.smtp_code, reason) from None
+        except smtplib.SMTPResponseException as exc:
+            raise _failure(exc.smtp_code, exc.smtp_error) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryFailure(0, f"cannot connect to {c.host}:{c.port}: {exc}") from None
+        return smtp
+
+    @property
+    def connected(self) -> bool:
+        return self._smtp is not None
+
+    def send(
+        self, envelope_from: str, recipient: str, data: bytes, smtputf8: bool = False
+    ) -> SendResult:
+        if self._smtp is None:
+            self._smtp = self._open()
+        smtp = self._smtp
+        try:
+            options: list[str] = []
+            if smtputf8:
+                if not smtp.has_extn("smtputf8"):
+                    raise PermanentFailure(
+                        553, "the address needs SMTPUTF8, which this server does not offer"
+                    )
+                options = ["SMTPUTF8", "BODY=8BITMIME"]
+            code, reply = smtp.mail(envelope_from, options)
+            if code != 250:
+                self._reset()
+                raise _failure(code, reply)
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                self._reset()
+                raise _failure(code, reply)
+            code, reply = smtp.data(data)
+            if code != 250:
+                raise _failure(code, reply)
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            raise _failure(exc.smtp_code, exc.smtp_error) from None
+        except (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPException) as exc:
+            # Timeouts, resets, a server that hung up: the outcome is unknown,
+            # so the message is retried later with the same Message-ID.
+            self._drop()
+            kind = "timed out" if isinstance(exc, socket.timeout) else "connection lost"
+            raise TemporaryFailure(0, f"{kind}: {exc}") from None
+        except (TemporaryFailure, PermanentFailure) as exc:
+            if exc.code == 421:  # the server is closing this session
+                self._drop()
+            raise
+        self.sent += 1
+        return SendResult(code, _reply(reply))
+
+    def _reset(self) -> None:
+        try:
+            if self._smtp is not None:
+                self._smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+
+
+def smtp_config(settings: Settings) -> SmtpConfig:
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        timeout=settings.smtp_timeout,
+    )

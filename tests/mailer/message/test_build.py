@@ -1,0 +1,125 @@
+import email
+import email.policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage
+
+import pytest
+
+from mailer.message import Recipient
+from mailer.message.build import message_id
+from tests.mailer.helpers import SECRET, factory
+
+ONE_EACH = ("Date", "From", "To", "Subject", "Message-ID", "MIME-Version")
+
+
+def parse(data: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def test_structure_and_headers() -> None:
+    f = factory(feedback_id="42:lmec-news:mailer")
+    r = Recipient(7, "li.wei@example.org", "Li Wei", {"country": "CN"})
+    out = f.build(r)
+    msg = parse(out.data)
+    for name in ONE_EACH:
+        assert len(msg.get_all(name) or []) == 1, name
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert all(p["Content-Transfer-Encoding"] == "quoted-printable" for p in parts)
+    values = f.values(r)
+    assert parts[0].get_content().replace("\r\n", "\n") == f.variant.text.fill(values)
+    assert parts[1].get_content().replace("\r\n", "\n") == f.variant.html.fill_html(values)
+    # 7-bit clean, no line over 998 octets.
+    assert max(out.data) < 128
+    assert max(len(line) for line in out.data.split(b"\r\n")) <= 998
+    assert b"\n" not in out.data.replace(b"\r\n", b"")
+    # Bulk-mail headers.
+    assert msg["List-Id"] == "LMEC Newsletter <lmec-news.example.org>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg["Precedence"] == "bulk" and msg["Feedback-ID"] == "42:lmec-news:mailer"
+    https, mailto = [x.strip(" <>") for x in str(msg["List-Unsubscribe"]).split(",")]
+    assert https == values["unsubscribe_url"] and https.startswith(
+        "https://news.example.org/unsubscribe/"
+    )
+    assert mailto.startswith("mailto:news@example.org")
+    assert out.envelope_to == "li.wei@example.org" and not out.smtputf8
+
+
+def test_message_id_fixed_per_campaign_and_subscriber() -> None:
+    f = factory()
+    a1 = f.build(Recipient(1, "a@example.org")).message_id
+    assert a1 == f.build(Recipient(1, "a@example.org")).message_id
+    assert a1 == message_id("42", 1, "example.org", SECRET)
+    assert a1 != f.build(Recipient(2, "b@example.org")).message_id
+    assert a1 != factory(campaign_key="43").build(Recipient(1, "a@example.org")).message_id
+    assert parse(f.build(Recipient(1, "a@example.org")).data)["Message-ID"] == a1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "李伟",
+        "Doe, John",
+        'Mr "Quote" Smith',
+        '李, 伟 "x"',
+        "Ünïcødé, Ltd.",
+        "Long, Name " * 12,
+        "长名字，" * 30,
+    ],
+)
+def test_display_names_round_trip_and_never_add_recipients(name: str) -> None:
+    msg = parse(factory().build(Recipient(1, "one@example.org", name)).data)
+    addresses = msg["To"].addresses
+    assert len(addresses) == 1 and addresses[0].addr_spec == "one@example.org"
+    # The phrase decodes back to the name exactly (the stdlib's display_name
+    # drops quote marks inside decoded encoded-words, so decode by hand).
+    raw = email.message_from_bytes(factory().build(Recipient(1, "one@example.org", name)).data)[
+        "To"
+    ]
+    phrase = raw.replace("\r\n", "").replace("\n", "").rsplit(" <", 1)[0]
+    decoded = str(make_header(decode_header(phrase)))
+    if decoded.startswith('"'):  # a quoted-string for plain ASCII names
+        decoded = decoded[1:-1].replace('\\"', '"')
+    assert decoded == " ".join(name.split())  # runs of spaces fold to one
+    sender = msg["From"].addresses
+    assert len(sender) == 1 and sender[0].display_name == "LMEC 澜湄环境合作中心"
+
+
+def test_chinese_subject_is_encoded_and_decodes_exactly() -> None:
+    from mailer.message.headers import fold
+
+    subject = "澜沧江-湄公河环境合作中心通讯 2021年第7期：专家观点" * 2
+    line = fold("Subject", subject)
+    assert max(line) < 128 and all(len(x) <= 78 for x in line.split(b"\r\n"))
+    raw = line.decode().split(":", 1)[1]
+    assert str(make_header(decode_header(raw))) == subject
+
+
+@pytest.mark.parametrize(
+    "evil", ["Eve\r\nBcc: victim@example.org", "Eve\nX-Injected: 1", "Eve\rX: y\x00"]
+)
+def test_cr_lf_in_a_name_never_makes_a_header(evil: str) -> None:
+    msg = parse(factory().build(Recipient(1, "eve@example.org", evil)).data)
+    assert msg["Bcc"] is None and msg["X-Injected"] is None and msg["X"] is None
+    assert len(msg["To"].addresses) == 1
+
+
+def test_cr_lf_in_a_subject_prefix_never_makes_a_header() -> None:
+    msg = parse(
+        factory(subject_prefix="[TEST]\r\nBcc: victim@example.org ")
+        .build(Recipient(1, "a@example.org"))
+        .data
+    )
+    assert msg["Bcc"] is None
+    assert str(msg["Subject"]).startswith("[TEST] Bcc: victim@example.org LMEC Newsletter")
+
+
+def test_non_ascii_local_part_needs_smtputf8() -> None:
+    out = factory().build(Recipient(1, "用户@例子.广告", "用户"))
+    assert out.smtputf8
+    assert "用户@例子.广告".encode() in out.data
+    idn = factory().build(Recipient(1, "x@bücher.de", "X"))
+    assert not idn.smtputf8 and b"x@xn--bcher-kva.de" in idn.data

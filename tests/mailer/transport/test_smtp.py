@@ -1,0 +1,97 @@
+import email
+import email.policy
+
+import pytest
+
+from mailer.transport import PermanentFailure, TemporaryFailure
+from mailer.transport.smtp import SmtpConfig, SmtpConnection, dot_stuff
+from tests.smtp_server import SmtpServer
+
+MESSAGE = (
+    b"From: a@example.org\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n"
+    b".leading dot line\r\n..two dots\r\nmiddle . dot\r\n.\r\nend\r\n"
+)
+
+
+def connect(server: SmtpServer) -> SmtpConnection:
+    return SmtpConnection(SmtpConfig(host="127.0.0.1", port=server.port, timeout=5))
+
+
+def test_dot_stuffing_matches_rfc5321() -> None:
+    assert dot_stuff(b".a\r\nb\r\n.c\r\n") == b"..a\r\nb\r\n..c\r\n"
+    assert dot_stuff(b"no dots\r\n") == b"no dots\r\n"
+
+
+def test_messages_arrive_byte_for_byte_over_one_session() -> None:
+    with SmtpServer() as server:
+        conn = connect(server)
+        for i in range(3):
+            result = conn.send("bounce@example.org", f"r{i}@example.org", MESSAGE)
+            assert result.code == 250
+        conn.close()
+        got = server.handler.by_recipient()
+        assert server.handler.connections == 1
+    assert [got[f"r{i}@example.org"][0].data for i in range(3)] == [MESSAGE] * 3
+    assert got["r0@example.org"][0].mail_from == "bounce@example.org"
+    body = email.message_from_bytes(got["r0@example.org"][0].data, policy=email.policy.default)
+    assert body.get_content().startswith(".leading dot line")
+
+
+def test_replies_are_sorted_into_temporary_and_permanent() -> None:
+    with SmtpServer(
+        rcpt_rules={
+            "gone@example.org": "550 5.1.1 No such user",
+            "full@example.org": "452 4.2.2 Mailbox full",
+        },
+        data_rules={
+            "spam@example.org": "554 5.7.1 Rejected",
+            "later@example.org": "451 4.3.0 Try later",
+        },
+    ) as server:
+        conn = connect(server)
+        with pytest.raises(PermanentFailure) as err:
+            conn.send("b@example.org", "gone@example.org", MESSAGE)
+        assert err.value.code == 550 and "No such user" in err.value.reply
+        with pytest.raises(TemporaryFailure) as temp:
+            conn.send("b@example.org", "full@example.org", MESSAGE)
+        assert temp.value.code == 452
+        with pytest.raises(PermanentFailure):
+            conn.send("b@example.org", "spam@example.org", MESSAGE)
+        with pytest.raises(TemporaryFailure):
+            conn.send("b@example.org", "later@example.org", MESSAGE)
+        # The session is still good after refusals.
+        assert conn.send("b@example.org", "ok@example.org", MESSAGE).code == 250
+        conn.close()
+
+
+def test_connection_dropped_after_data_is_temporary_and_reconnects() -> None:
+    with SmtpServer(drop_after_data={"drop@example.org"}) as server:
+        conn = connect(server)
+        with pytest.raises(TemporaryFailure):
+            conn.send("b@example.org", "drop@example.org", MESSAGE)
+        assert not conn.connected
+        assert conn.send("b@example.org", "next@example.org", MESSAGE).code == 250
+        conn.close()
+
+
+def test_unreachable_server_is_temporary() -> None:
+    from tests.smtp_server import free_port
+
+    conn = SmtpConnection(SmtpConfig(host="127.0.0.1", port=free_port(), timeout=2))
+    with pytest.raises(TemporaryFailure, match="cannot connect"):
+        conn.send("a@example.org", "b@example.org", MESSAGE)
+
+
+def test_smtputf8_address_needs_the_extension() -> None:
+    utf8 = "用户@例子.广告"
+    data = "From: a@example.org\r\nTo: 用户@例子.广告\r\n\r\nhi\r\n".encode()
+    with SmtpServer(smtputf8=False) as server:
+        conn = connect(server)
+        with pytest.raises(PermanentFailure, match="SMTPUTF8"):
+            conn.send("a@example.org", utf8, data, smtputf8=True)
+        conn.close()
+    with SmtpServer(smtputf8=True) as server:
+        conn = connect(server)
+        assert conn.send("a@example.org", utf8, data, smtputf8=True).code == 250
+        conn.close()
+        assert "SMTPUTF8" in [o.upper() for o in server.handler.messages[0].options]

@@ -1,0 +1,129 @@
+"""A real SMTP server on loopback (aiosmtpd) for tests, with fault injection.
+
+Like Mailman's SMTP test layer: messages are kept in memory per recipient;
+``rules`` map a recipient to the reply it gets (at RCPT or at DATA), and
+``drop_after_data`` hangs up without answering the final dot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt: str
+    data: bytes
+    options: list[str]
+
+
+@dataclass
+class Handler:
+    messages: list[Received] = field(default_factory=list)
+    rcpt_rules: dict[str, str] = field(default_factory=dict)
+    data_rules: dict[str, str] = field(default_factory=dict)
+    drop_after_data: set[str] = field(default_factory=set)
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    connections: int = 0
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        with self.lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        rule = self.rcpt_rules.get(address.lower())
+        if rule:
+            return rule
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        rcpt = envelope.rcpt_tos[0].lower()
+        if rcpt in self.drop_after_data:
+            self.drop_after_data.discard(rcpt)
+            with self.lock:  # received, but the client never hears so
+                self.messages.append(
+                    Received(
+                        str(envelope.mail_from),
+                        rcpt,
+                        bytes(envelope.original_content or b""),
+                        list(envelope.mail_options),
+                    )
+                )
+            server.transport.close()
+            return "421 closing"
+        rule = self.data_rules.get(rcpt)
+        if rule:
+            return rule
+        with self.lock:
+            for to in envelope.rcpt_tos:
+                self.messages.append(
+                    Received(
+                        str(envelope.mail_from),
+                        to.lower(),
+                        bytes(envelope.original_content or b""),
+                        list(envelope.mail_options),
+                    )
+                )
+        return "250 Message accepted"
+
+    def by_recipient(self) -> dict[str, list[Received]]:
+        out: dict[str, list[Received]] = defaultdict(list)
+        with self.lock:
+            for m in self.messages:
+                out[m.rcpt].append(m)
+        return out
+
+
+class SmtpServer:
+    def __init__(self, smtputf8: bool = True, **handler_args: Any) -> None:
+        self.handler = Handler(**handler_args)
+        self.port = free_port()
+        self.controller = Controller(
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            enable_SMTPUTF8=smtputf8,
+            decode_data=False,
+        )
+
+    def __enter__(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
