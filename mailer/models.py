@@ -1,11 +1,8 @@
-"""All tables the service uses, on one metadata (what Alembic compares against).
+"""All tables the service uses, on one metadata (what Alembic compares against)."""
 
-The subscriber tables come from the ``subscribers`` package; the service's
-own tables are added to the same ``Base`` by later modules imported here.
-"""
-
+from mailer.campaigns import models as campaign_models
 from subscribers.models import Base
 
 metadata = Base.metadata
 
-__all__ = ["Base", "metadata"]
+__all__ = ["Base", "campaign_models", "metadata"]

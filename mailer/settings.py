@@ -15,6 +15,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailer.errors import SettingsError
 
@@ -48,6 +49,13 @@ class Settings:
     broker_url: str = _opt("", secret=True)
     organization: str = _opt("")
     postal_address: str = _opt("")
+    timezone: str = _opt("UTC")  # for `send --at` without --tz
+    workers: int = _opt(4)  # delivery threads, each with its own SMTP connection
+    messages_per_connection: int = _opt(100)
+    retry_base_seconds: float = _opt(60.0)  # first retry after this; doubles each time
+    retry_max_seconds: float = _opt(3600.0)
+    retry_deadline_hours: float = _opt(72.0)  # deferred past this → failed
+    send_grace_minutes: float = _opt(60.0)  # a start missed by more waits for `resume`
 
     def redacted(self) -> dict[str, Any]:
         """The settings with secrets masked, safe to print."""
@@ -110,6 +118,18 @@ def _check(s: Settings, origin: Mapping[str, str], problems: list[str]) -> None:
         bad("base_url", f"{s.base_url!r} is not an http(s) URL")
     if "://" not in s.database_url:
         bad("database_url", f"{s.database_url!r} is not a database URL such as sqlite:///mailer.db")
+    for name in ("workers", "messages_per_connection"):
+        if getattr(s, name) < 1:
+            bad(name, "must be at least 1")
+    for name in ("retry_base_seconds", "retry_max_seconds", "retry_deadline_hours"):
+        if getattr(s, name) <= 0:
+            bad(name, "must be positive")
+    if s.send_grace_minutes < 0:
+        bad("send_grace_minutes", "cannot be negative")
+    try:
+        ZoneInfo(s.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        bad("timezone", f"{s.timezone!r} is not a time zone such as Asia/Shanghai")
     dkim = [s.dkim_selector, s.dkim_domain, s.dkim_key_file]
     if any(dkim) and not all(dkim):
         bad("dkim_key_file", "DKIM needs all three of dkim_selector, dkim_domain and dkim_key_file")

@@ -87,6 +87,7 @@ def add_subscriber(
         sub = Subscriber(
             email=address.given,
             email_normalized=address.key,
+            email_hash=address.hash,
             name=name,
             language=lang,
             attributes=attrs,

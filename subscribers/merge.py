@@ -89,9 +89,9 @@ class MergeSql:
             " COUNT(*) FROM import_rows"
         )
         self.insert_subscribers = text(
-            "INSERT INTO subscribers (email, email_normalized, name, language, attributes,"
-            " consent_source, consent_at, created_at, updated_at)"
-            " SELECT email, key, name, language, attrs, :source, :now, :now, :now"
+            "INSERT INTO subscribers (email, email_normalized, email_hash, name, language,"
+            " attributes, consent_source, consent_at, created_at, updated_at)"
+            " SELECT email, key, hash, name, language, attrs, :source, :now, :now, :now"
             " FROM import_rows WHERE subscriber_id IS NULL ORDER BY line"
         )
         self.update_subscribers = text(

@@ -99,6 +99,9 @@ class Subscriber(Base):
     email: Mapped[str] = mapped_column(String(320))
     # The unique key: see subscribers.addresses.normalize.
     email_normalized: Mapped[str] = mapped_column(String(320), unique=True)
+    # SHA-256 of email_normalized: what the suppression list is keyed by, so a
+    # send can filter suppressed addresses in SQL.
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[str | None] = mapped_column(String(35), nullable=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

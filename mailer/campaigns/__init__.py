@@ -1,0 +1,1 @@
+"""Campaigns: an issue × a list × a time, and the per-recipient delivery ledger."""
