@@ -20,10 +20,12 @@ from mailer.settings import Settings, load_settings
 class App:
     """Loaded lazily, so `--help` and `init` work without a valid setup."""
 
-    def __init__(self, config: str | None) -> None:
+    def __init__(
+        self, config: str | None, settings: Settings | None = None, engine: Engine | None = None
+    ) -> None:
         self.config = config
-        self._settings: Settings | None = None
-        self._engine: Engine | None = None
+        self._settings = settings
+        self._engine = engine
         self._checked = False
         self.out = Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)

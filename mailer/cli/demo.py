@@ -1,20 +1,33 @@
-"""`mailer demo`: the main job on embedded defaults, in a workspace of its own."""
+"""`mailer demo`: the main job on embedded defaults, in a workspace of its own.
+
+Everything runs on this machine: a SQLite database in the workspace, and an
+SMTP server on loopback (aiosmtpd) that stores what it receives in a Maildir.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import shutil
 from pathlib import Path
 
 import click
 
-from mailer.cli.context import app
+from mailer.campaigns import service as campaigns
+from mailer.cli.context import App, app
+from mailer.cli.sending import deliver_in_foreground
+from mailer.compose import SAMPLE, compose
+from mailer.content import load_issue_set
 from mailer.db import make_engine, session_scope, upgrade
+from mailer.devserver import MaildirServer
 from mailer.resources import examples_dir
-from subscribers.exporter import export_csv
+from mailer.settings import Settings
 from subscribers.importer import import_csv
 from subscribers.lists import create_list, summarize_list
+from subscribers.models import utcnow
 
 LIST = "lmec-news"
+POSTAL = "No.5 Houyingfang Hutong, Xicheng District, Beijing, 100035, P. R. China"
 
 
 @click.command()
@@ -23,14 +36,15 @@ LIST = "lmec-news"
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo-workspace"),
     show_default=True,
-    help="Folder for the demo's database and output (made anew each run).",
+    help="Folder for the demo's database, preview and received mail (made anew each run).",
 )
 @click.pass_context
 def demo(ctx: click.Context, workspace: Path) -> None:
-    """Run the whole job on the example data, with nothing to set up.
+    """Send the example LMEC issue to the example list, with nothing to set up.
 
-    Creates a SQLite database in the workspace, a list, and imports the
-    example subscribers, then exports them again.
+    Creates a SQLite database and the list, imports the example subscribers,
+    starts an SMTP server on loopback that keeps what it receives in a
+    Maildir, sends the issue with a progress bar, and prints the report.
 
     \b
     Example:
@@ -40,28 +54,62 @@ def demo(ctx: click.Context, workspace: Path) -> None:
     if workspace.exists():
         shutil.rmtree(workspace)
     workspace.mkdir(parents=True)
-    db = workspace / "mailer.db"
-    engine = make_engine(f"sqlite:///{db}")
-    upgrade(engine)
-    out.print(f"[bold]1.[/] Created the database {db}")
-    with session_scope(engine) as s:
-        create_list(s, LIST, title="LMEC Newsletter", double_opt_in=True)
-    out.print(f"[bold]2.[/] Created the list {LIST!r} (double opt-in)")
-    source = examples_dir() / "subscribers.csv"
-    with session_scope(engine) as s:
-        report = import_csv(s, source, LIST, confirmed=True)
+    db_path = workspace / "mailer.db"
+    maildir = workspace / "received"
+    with MaildirServer(maildir) as server:
+        settings = dataclasses.replace(
+            Settings(),
+            database_url=f"sqlite:///{db_path}",
+            smtp_host=server.host,
+            smtp_port=server.port,
+            from_address="LMEC Newsletter <newsletter@lmec.example.org>",
+            secret_key=secrets.token_urlsafe(32),
+            organization="Lancang-Mekong Environmental Cooperation Center",
+            postal_address=POSTAL,
+        )
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        out.print(f"[bold]1.[/] Database: {db_path}")
+        with session_scope(engine) as s:
+            ml = create_list(s, LIST, title="LMEC Newsletter", double_opt_in=True)
+            s.expunge(ml)
+        source = examples_dir() / "subscribers.csv"
+        with session_scope(engine) as s:
+            report = import_csv(s, source, LIST, confirmed=True)
+            counts = summarize_list(s, LIST).counts
+        out.print(
+            f"[bold]2.[/] List {LIST!r}: imported {source.name} — {report.added} added, "
+            f"{len(report.rejected)} rejected; {counts['confirmed']} confirmed"
+        )
+        issue_file = examples_dir() / "issues" / "lmec-2021-issue-7.md"
+        issues = load_issue_set(issue_file)
+        preview = workspace / "preview.html"
+        factory = compose(issues, settings, ml, "preview").factory(None)
+        preview.write_text(factory.variant.html.fill_html(factory.values(SAMPLE)), encoding="utf-8")
+        out.print(f"[bold]3.[/] Rendered {issue_file.name}; preview: {preview}")
+        with session_scope(engine) as s:
+            campaign = campaigns.create_campaign(s, issues, LIST, utcnow())
+            campaigns.start_campaign(s, campaign)
+            cid = campaign.id
+        out.print(
+            f"[bold]4.[/] Sending campaign {cid} through the demo SMTP server "
+            f"on {server.host}:{server.port}"
+        )
+        final = deliver_in_foreground(App(None, settings=settings, engine=engine), cid)
+        received = server.received
+    c = final.counts
     out.print(
-        f"[bold]3.[/] Imported {source.name}: {report.added} added, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+        f"[bold]5.[/] Report: {final.recipients} recipients — sent {c['sent']}, "
+        f"failed {c['failed']}, deferred {c['deferred']}, skipped {c['skipped']}, "
+        f"in doubt {final.in_doubt}; campaign {final.status}"
     )
-    with session_scope(engine) as s:
-        counts = summarize_list(s, LIST).counts
-        exported = workspace / "export.csv"
-        with exported.open("w", encoding="utf-8", newline="") as f:
-            n = export_csv(s, f, LIST)
-    out.print(f"    {LIST}: {counts['confirmed']} confirmed subscribers")
-    out.print(f"[bold]4.[/] Exported {n} subscribers to {exported}")
-    engine.dispose()
+    out.print(f"    The server received {received} messages, stored in {maildir}/new/")
+    out.print(
+        f"    Open {preview} in a browser to see the issue; "
+        f"`mailer --config …` is not needed: the demo used {db_path}"
+    )
+    if c["sent"] != final.recipients or final.status != "finished":
+        raise click.ClickException("the demo did not deliver every message")
 
 
 COMMANDS = [demo]

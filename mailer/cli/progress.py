@@ -8,12 +8,14 @@ from contextlib import contextmanager
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
 
+from mailer.campaigns.service import Report
 from mailer.cli.context import App
 
 
@@ -33,3 +35,33 @@ def byte_progress(app: App, total: int, label: str) -> Iterator[Callable[[int], 
     with Progress(*columns, console=app.err, transient=False) as progress:
         task = progress.add_task(label, total=total or None)
         yield lambda done: progress.update(task, completed=done)
+
+
+@contextmanager
+def send_progress(app: App) -> Iterator[Callable[[Report], None]]:
+    """Yields ``show(report)``: a bar of final rows with sent/failed/deferred, rate, ETA."""
+    if not app.interactive:
+        yield lambda _report: None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=app.err) as progress:
+        task = progress.add_task("Sending", total=None, detail="")
+
+        def show(r: Report) -> None:
+            c = r.counts
+            done = c["sent"] + c["failed"] + c["skipped"]
+            progress.update(
+                task,
+                total=r.recipients or None,
+                completed=done,
+                detail=f"sent {c['sent']} · failed {c['failed']} · deferred {c['deferred']}"
+                f" · {r.rate:.0f}/s",
+            )
+
+        yield show

@@ -55,6 +55,7 @@ class Issue:
     list_slug: str | None = None
     masthead: tuple[str, ...] = ()
     publication: str = ""
+    source: str = field(default="", repr=False)  # the whole file, for campaign snapshots
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,11 @@ def load_issue(path: Path | str) -> Issue:
         raise ContentError(path, "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ContentError(path, f"cannot be read as UTF-8 text: {exc}") from None
+    return parse_issue(path, text)
+
+
+def parse_issue(path: Path, text: str) -> Issue:
+    """An issue from its text; ``path`` names it in errors and decides Markdown or HTML."""
     data, body, body_line, lines = _split(path, text)
     for key in data:
         if key not in KEYS:
@@ -174,6 +180,7 @@ def load_issue(path: Path | str) -> Issue:
         list_slug=_text(path, data, "list", lines.get("list")) or None,
         masthead=_masthead(path, data.get("masthead"), lines.get("masthead")),
         publication=_text(path, data, "publication", lines.get("publication")),
+        source=text,
     )
 
 
@@ -227,3 +234,16 @@ def load_issue_set(path: Path | str) -> IssueSet:
             )
         variants[other.language] = other
     return IssueSet(default, variants)
+
+
+def snapshot(issues: IssueSet) -> dict[str, dict[str, str]]:
+    """Every variant's file name and text, to store with a campaign."""
+    return {
+        lang: {"name": issue.path.name, "text": issue.source}
+        for lang, issue in issues.variants.items()
+    }
+
+
+def from_snapshot(sources: dict[str, dict[str, str]], default_language: str) -> IssueSet:
+    variants = {lang: parse_issue(Path(src["name"]), src["text"]) for lang, src in sources.items()}
+    return IssueSet(variants[default_language], variants)

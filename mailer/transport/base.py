@@ -21,10 +21,13 @@ class SendResult:
 
 
 class TransportFailure(MailerError):
-    def __init__(self, code: int, reply: str) -> None:
+    """``from_server`` is False when we refused locally (no server said no)."""
+
+    def __init__(self, code: int, reply: str, from_server: bool = True) -> None:
         super().__init__(f"{code} {reply}".strip())
         self.code = code
         self.reply = reply
+        self.from_server = from_server
 
 
 class TemporaryFailure(TransportFailure):

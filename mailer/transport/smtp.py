@@ -27,6 +27,7 @@ class SmtpConfig:
     timeout: float = 30.0
     ssl_context: ssl.SSLContext | None = None
     local_hostname: str | None = None
+    max_messages: int = 100  # then QUIT and reconnect: servers limit messages per session
 
 
 def dot_stuff(data: bytes) -> bytes:
@@ -109,15 +110,20 @@ class SmtpConnection:
     def send(
         self, envelope_from: str, recipient: str, data: bytes, smtputf8: bool = False
     ) -> SendResult:
+        if self._smtp is not None and self.sent >= self.config.max_messages:
+            self.close()
         if self._smtp is None:
             self._smtp = self._open()
+            self.sent = 0
         smtp = self._smtp
         try:
             options: list[str] = []
             if smtputf8:
                 if not smtp.has_extn("smtputf8"):
                     raise PermanentFailure(
-                        553, "the address needs SMTPUTF8, which this server does not offer"
+                        553,
+                        "the address needs SMTPUTF8, which this server does not offer",
+                        from_server=False,
                     )
                 options = ["SMTPUTF8", "BODY=8BITMIME"]
             code, reply = smtp.mail(envelope_from, options)
@@ -178,4 +184,5 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         username=settings.smtp_username,
         password=settings.smtp_password,
         timeout=settings.smtp_timeout,
+        max_messages=settings.messages_per_connection,
     )

@@ -1,0 +1,359 @@
+"""Campaign life cycle: create, start (write the ledger), pause, resume, cancel, report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from mailer.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from mailer.content.issue import IssueSet, from_snapshot, snapshot
+from mailer.errors import MailerError
+from subscribers.errors import NotFound
+from subscribers.lists import get_list
+from subscribers.models import (
+    MailingList,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+    utcnow,
+)
+
+
+class CampaignError(MailerError):
+    """A campaign cannot do what was asked (wrong state, duplicate send…)."""
+
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign {campaign_id} (see `mailer campaigns ls`)")
+    return campaign
+
+
+def create_campaign(
+    session: Session,
+    issues: IssueSet,
+    list_slug: str,
+    scheduled_at: datetime,
+    *,
+    force: bool = False,
+) -> Campaign:
+    """Record a campaign; the ledger is written when it starts."""
+    ml = get_list(session, list_slug)
+    if not force:
+        earlier = session.scalar(
+            select(Campaign.id).where(
+                Campaign.slug == issues.slug,
+                Campaign.list_id == ml.id,
+                Campaign.status != CampaignStatus.CANCELLED,
+            )
+        )
+        if earlier is not None:
+            raise CampaignError(
+                f"issue {issues.slug!r} was already sent or scheduled to {ml.slug!r} "
+                f"as campaign {earlier}; use --force to send it again"
+            )
+    campaign = Campaign(
+        list_id=ml.id,
+        slug=issues.slug,
+        subject=issues.default.subject,
+        default_language=issues.default.language,
+        sources=snapshot(issues),
+        status=CampaignStatus.SCHEDULED,
+        scheduled_at=scheduled_at,
+    )
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def campaign_issues(campaign: Campaign) -> IssueSet:
+    return from_snapshot(campaign.sources, campaign.default_language)
+
+
+def _language_choice(session: Session, issues: IssueSet, list_id: int) -> Any:
+    """A SQL CASE giving each subscriber's variant, decided by IssueSet.for_language."""
+    languages = session.scalars(
+        select(Subscriber.language)
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(Subscription.list_id == list_id, Subscriber.language.is_not(None))
+        .distinct()
+    ).all()
+    default = issues.default.language
+    whens = [
+        (Subscriber.language == lang, literal(issues.for_language(lang).language))
+        for lang in languages
+        if lang and issues.for_language(lang).language != default
+    ]
+    return case(*whens, else_=literal(default)) if whens else literal(default)
+
+
+def start_campaign(session: Session, campaign: Campaign, now: datetime | None = None) -> int:
+    """Write one ledger row per recipient in one INSERT … SELECT; returns the count.
+
+    Recipients: a confirmed subscription to the list and an address that is
+    not suppressed. The unique (campaign, subscriber) key makes this safe to
+    run twice.
+    """
+    now = now or utcnow()
+    if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.MISSED):
+        raise CampaignError(f"campaign {campaign.id} is {campaign.status}, not waiting to start")
+    issues = campaign_issues(campaign)
+    suppressed = exists().where(Suppression.email_hash == Subscriber.email_hash)
+    recipients = (
+        select(
+            literal(campaign.id),
+            Subscriber.id,
+            _language_choice(session, issues, campaign.list_id),
+            literal(DeliveryStatus.QUEUED.value),
+            literal(0),
+            literal(now, type_=Delivery.next_attempt_at.type),
+            literal(False),
+            literal(now, type_=Delivery.created_at.type),
+            literal(now, type_=Delivery.updated_at.type),
+        )
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(
+            Subscription.list_id == campaign.list_id,
+            Subscription.status == SubscriptionStatus.CONFIRMED,
+            ~suppressed,
+        )
+    )
+    columns = [
+        "campaign_id",
+        "subscriber_id",
+        "language",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "in_doubt",
+        "created_at",
+        "updated_at",
+    ]
+    already = session.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.campaign_id == campaign.id)
+    )
+    if not already:
+        session.execute(insert(Delivery).from_select(columns, recipients))
+    campaign.status = CampaignStatus.SENDING
+    campaign.started_at = now
+    session.flush()
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.campaign_id == campaign.id)
+        )
+        or 0
+    )
+
+
+def pause(session: Session, campaign_id: int) -> Campaign:
+    c = get_campaign(session, campaign_id)
+    if c.status not in (CampaignStatus.SENDING, CampaignStatus.SCHEDULED):
+        raise CampaignError(
+            f"campaign {c.id} is {c.status}; only a scheduled or sending one pauses"
+        )
+    c.status = CampaignStatus.PAUSED
+    session.flush()
+    return c
+
+
+def resume(session: Session, campaign_id: int, now: datetime | None = None) -> Campaign:
+    """Paused or missed → on its way again; a campaign cut short by a crash keeps sending."""
+    c = get_campaign(session, campaign_id)
+    now = now or utcnow()
+    if c.status == CampaignStatus.SENDING:
+        return c
+    if c.status == CampaignStatus.PAUSED:
+        c.status = CampaignStatus.SENDING if c.started_at else CampaignStatus.SCHEDULED
+    elif c.status == CampaignStatus.MISSED:
+        start_campaign(session, c, now)
+    elif c.status == CampaignStatus.SCHEDULED:
+        c.scheduled_at = min(c.scheduled_at, now)
+    else:
+        raise CampaignError(f"campaign {c.id} is {c.status} and cannot be resumed")
+    session.flush()
+    return c
+
+
+def cancel(session: Session, campaign_id: int) -> Campaign:
+    c = get_campaign(session, campaign_id)
+    if c.status in (CampaignStatus.FINISHED, CampaignStatus.CANCELLED):
+        raise CampaignError(f"campaign {c.id} is already {c.status}")
+    c.status = CampaignStatus.CANCELLED
+    c.finished_at = utcnow()
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.campaign_id == c.id,
+            Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED]),
+        )
+        .values(status=DeliveryStatus.SKIPPED, smtp_reply="campaign cancelled", updated_at=utcnow())
+    )
+    session.flush()
+    return c
+
+
+def mark_missed(session: Session, grace: timedelta, now: datetime | None = None) -> list[int]:
+    """Scheduled campaigns whose start passed more than ``grace`` ago wait for `resume`."""
+    now = now or utcnow()
+    late = list(
+        session.scalars(
+            select(Campaign).where(
+                Campaign.status == CampaignStatus.SCHEDULED, Campaign.scheduled_at < now - grace
+            )
+        )
+    )
+    for c in late:
+        c.status = CampaignStatus.MISSED
+    session.flush()
+    return [c.id for c in late]
+
+
+def due_campaigns(session: Session, grace: timedelta, now: datetime | None = None) -> list[int]:
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            select(Campaign.id)
+            .where(
+                Campaign.status == CampaignStatus.SCHEDULED,
+                Campaign.scheduled_at <= now,
+                Campaign.scheduled_at >= now - grace,
+            )
+            .order_by(Campaign.scheduled_at)
+        )
+    )
+
+
+def finish_if_done(session: Session, campaign_id: int) -> bool:
+    pending = session.scalar(
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.status.in_(
+                [DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING]
+            ),
+        )
+    )
+    if pending:
+        return False
+    session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
+        .values(status=CampaignStatus.FINISHED, finished_at=utcnow())
+    )
+    return True
+
+
+@dataclass
+class Report:
+    campaign: int
+    status: str
+    list_slug: str
+    slug: str
+    subject: str
+    scheduled_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    counts: dict[str, int] = field(default_factory=dict)
+    in_doubt: int = 0
+    in_doubt_recipients: list[str] = field(default_factory=list)
+    rate: float = 0.0  # messages sent per second over the last minute
+
+    @property
+    def recipients(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> dict[str, Any]:
+        """The `send --json` report."""
+        return {
+            "campaign": self.campaign,
+            "recipients": self.recipients,
+            "sent": self.counts.get("sent", 0),
+            "failed": self.counts.get("failed", 0),
+            "deferred": self.counts.get("deferred", 0),
+            "skipped": self.counts.get("skipped", 0),
+            "in_doubt": self.in_doubt,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.summary(),
+            "status": self.status,
+            "list": self.list_slug,
+            "slug": self.slug,
+            "subject": self.subject,
+            "scheduled_at": self.scheduled_at.isoformat(),
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "counts": self.counts,
+            "rate": round(self.rate, 2),
+            "in_doubt_recipients": self.in_doubt_recipients,
+        }
+
+
+def report(session: Session, campaign_id: int, now: datetime | None = None) -> Report:
+    """Counts straight from the ledger: it is the only truth."""
+    c = get_campaign(session, campaign_id)
+    now = now or utcnow()
+    ml = session.get(MailingList, c.list_id)
+    counts = {s.value: 0 for s in DeliveryStatus}
+    for status, n in session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.campaign_id == c.id)
+        .group_by(Delivery.status)
+    ):
+        counts[status] = n
+    doubt = (
+        session.execute(
+            select(Subscriber.email)
+            .select_from(Delivery)
+            .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(Delivery.campaign_id == c.id, Delivery.in_doubt.is_(True))
+            .order_by(Subscriber.email)
+        )
+        .scalars()
+        .all()
+    )
+    # Sent per second over the last minute (or since the start, if sooner).
+    window = 60.0
+    if c.started_at is not None:
+        window = min(window, max((now - c.started_at).total_seconds(), 1.0))
+    recent = (
+        session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(
+                and_(
+                    Delivery.campaign_id == c.id,
+                    Delivery.status == DeliveryStatus.SENT,
+                    Delivery.sent_at >= now - timedelta(seconds=60),
+                )
+            )
+        )
+        or 0
+    )
+    return Report(
+        campaign=c.id,
+        status=c.status,
+        list_slug=ml.slug if ml else "?",
+        slug=c.slug,
+        subject=c.subject,
+        scheduled_at=c.scheduled_at,
+        started_at=c.started_at,
+        finished_at=c.finished_at,
+        counts=counts,
+        in_doubt=len(doubt),
+        in_doubt_recipients=[e or "(erased)" for e in doubt],
+        rate=recent / window,
+    )
+
+
+def list_campaigns(session: Session) -> list[Report]:
+    ids = session.scalars(select(Campaign.id).order_by(Campaign.id.desc())).all()
+    return [report(session, cid) for cid in ids]

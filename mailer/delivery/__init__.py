@@ -1,0 +1,1 @@
+"""Delivery: workers claim ledger rows, build, sign and send, and record outcomes."""

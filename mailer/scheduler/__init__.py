@@ -1,0 +1,1 @@
+"""Scheduling: APScheduler (job store in the same database) starts campaigns on time."""

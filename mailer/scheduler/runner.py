@@ -1,0 +1,167 @@
+"""`mailer run`: the scheduler and the delivery of every campaign that is due.
+
+On start it requeues rows left ``sending`` by a process that died (in doubt),
+marks campaigns whose start was missed by more than the grace period, starts
+those still within it, and resumes campaigns that were sending. APScheduler
+fires each campaign's start at its time; a sweep every second does the same
+checks, so a campaign scheduled by another process is picked up at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine, select
+
+from mailer.campaigns.models import Campaign, CampaignStatus
+from mailer.campaigns.service import due_campaigns, mark_missed, start_campaign
+from mailer.db import session_scope
+from mailer.delivery.engine import DeliveryEngine, smtp_engine
+from mailer.delivery.store import DeliveryStore
+from mailer.scheduler import jobs
+from mailer.settings import Settings
+from subscribers.models import utcnow
+
+log = logging.getLogger(__name__)
+JOB_FUNC = "mailer.scheduler.jobs:start_campaign"
+
+
+def _grace(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.send_grace_minutes)
+
+
+def _scheduler(db: Engine, settings: Settings) -> BackgroundScheduler:
+    grace = max(int(_grace(settings).total_seconds()), 1)
+    return BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=db), "memory": MemoryJobStore()},
+        job_defaults={"misfire_grace_time": grace, "coalesce": True},
+        timezone=UTC,
+    )
+
+
+def schedule_campaign(db: Engine, settings: Settings, campaign_id: int, when: datetime) -> None:
+    """Store the campaign's start job in the database's job store."""
+    scheduler = _scheduler(db, settings)
+    scheduler.start(paused=True)  # paused: jobs are written to the store, nothing runs
+    try:
+        scheduler.add_job(
+            JOB_FUNC,
+            "date",
+            run_date=when,
+            args=[campaign_id],
+            id=f"campaign-{campaign_id}",
+            replace_existing=True,
+        )
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+class Runner:
+    def __init__(
+        self,
+        db: Engine,
+        settings: Settings,
+        engine: DeliveryEngine | None = None,
+        sweep_seconds: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.engine = engine or smtp_engine(db, settings)
+        self.sweep_seconds = sweep_seconds
+        self.stopping = threading.Event()
+        self._threads: dict[int, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self.scheduler = _scheduler(db, settings)
+
+    def start(self) -> None:
+        requeued = DeliveryStore(self.db).recover(None, utcnow())
+        if requeued:
+            log.warning(
+                "%d deliveries were in flight when mailer last stopped; "
+                "they are resent and counted as in doubt",
+                requeued,
+            )
+        jobs.set_runner(self)
+        self.sweep()
+        self.scheduler.add_job(
+            "mailer.scheduler.jobs:sweep",
+            "interval",
+            seconds=self.sweep_seconds,
+            id="sweep",
+            jobstore="memory",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+        self.scheduler.start()
+
+    def sweep(self) -> None:
+        if self.stopping.is_set():
+            return
+        grace = _grace(self.settings)
+        with session_scope(self.db) as s:
+            for cid in mark_missed(s, grace):
+                log.warning(
+                    "campaign %d missed its start by more than %s; "
+                    "`mailer campaigns resume %d` sends it",
+                    cid,
+                    grace,
+                    cid,
+                )
+            due = due_campaigns(s, grace)
+            sending = list(
+                s.scalars(select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING))
+            )
+        for cid in due:
+            self.start_campaign(cid)
+        for cid in sending:
+            self.deliver(cid)
+
+    def start_campaign(self, campaign_id: int) -> None:
+        with self._lock, session_scope(self.db) as s:
+            c = s.get(Campaign, campaign_id, with_for_update=True)
+            if c is None or c.status != CampaignStatus.SCHEDULED:
+                return
+            if c.scheduled_at < utcnow() - _grace(self.settings):
+                c.status = CampaignStatus.MISSED
+                return
+            count = start_campaign(s, c)
+            log.info("campaign %d started: %d recipients", campaign_id, count)
+        self.deliver(campaign_id)
+
+    def deliver(self, campaign_id: int) -> None:
+        with self._lock:
+            if self.stopping.is_set():
+                return
+            thread = self._threads.get(campaign_id)
+            if thread is not None and thread.is_alive():
+                return
+            thread = threading.Thread(
+                target=self._deliver,
+                args=(campaign_id,),
+                name=f"campaign-{campaign_id}",
+                daemon=True,
+            )
+            self._threads[campaign_id] = thread
+            thread.start()
+
+    def _deliver(self, campaign_id: int) -> None:
+        try:
+            status = self.engine.run(campaign_id, self.stopping)
+            log.info("campaign %d: %s", campaign_id, status)
+        except Exception:
+            log.exception(
+                "delivery of campaign %d failed; it resumes at the next sweep", campaign_id
+            )
+
+    def stop(self) -> None:
+        """Finish the messages in flight, record them, and stop."""
+        self.stopping.set()
+        self.scheduler.shutdown(wait=False)
+        for thread in list(self._threads.values()):
+            thread.join()
+        jobs.set_runner(None)
