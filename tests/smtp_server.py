@@ -39,6 +39,8 @@ class Handler:
     data_rules: dict[str, str] = field(default_factory=dict)
     drop_after_data: set[str] = field(default_factory=set)
     delay: float = 0.0
+    # Apply a recipient's rule this many times only, then accept (a server recovering).
+    times: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     connections: int = 0
 
@@ -63,7 +65,7 @@ class Handler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        rule = self.rcpt_rules.get(address.lower())
+        rule = self._rule(self.rcpt_rules, address.lower())
         if rule:
             return rule
         envelope.rcpt_tos.append(address)
@@ -86,7 +88,7 @@ class Handler:
                 )
             server.transport.close()
             return "421 closing"
-        rule = self.data_rules.get(rcpt)
+        rule = self._rule(self.data_rules, rcpt)
         if rule:
             return rule
         with self.lock:
@@ -100,6 +102,17 @@ class Handler:
                     )
                 )
         return "250 Message accepted"
+
+    def _rule(self, rules: dict[str, str], address: str) -> str | None:
+        rule = rules.get(address)
+        if rule is None:
+            return None
+        with self.lock:
+            if address in self.times:
+                if self.times[address] <= 0:
+                    return None
+                self.times[address] -= 1
+        return rule
 
     def by_recipient(self) -> dict[str, list[Received]]:
         out: dict[str, list[Received]] = defaultdict(list)

@@ -158,8 +158,8 @@ def send(
         compose(issues, a.settings, ml, "check")  # every template error, before scheduling
         campaign = campaigns.create_campaign(s, issues, list_slug, when, force=force)
         cid = campaign.id
-    schedule_campaign(a.engine, a.settings, cid, when)
     if not wait:
+        schedule_campaign(a.engine, a.settings, cid, when)
         if as_json:
             print_json({"campaign": cid, "status": "scheduled", "scheduled_at": when.isoformat()})
         else:

@@ -207,6 +207,7 @@ class DeliveryEngine:
                     exc.code,
                     f"gave up after {row.attempts} attempts: {exc.reply}",
                     message.message_id,
+                    in_doubt=exc.uncertain,
                 )
             return Outcome(
                 row.id,
@@ -215,6 +216,7 @@ class DeliveryEngine:
                 exc.reply,
                 message.message_id,
                 next_attempt_at=retry_at,
+                in_doubt=exc.uncertain,
             )
         except PermanentFailure as exc:
             bounce = hard_bounce(row, exc.code, exc.reply) if exc.from_server else None

@@ -17,7 +17,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, exists, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Engine,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from mailer.campaigns.models import (
     BounceEvent,
@@ -84,6 +96,7 @@ class Outcome:
     next_attempt_at: datetime | None = None
     sent_at: datetime | None = None
     bounce: dict[str, Any] | None = field(default=None)
+    in_doubt: bool = False  # the attempt may have delivered it after all
 
 
 class DeliveryStore:
@@ -239,6 +252,7 @@ class DeliveryStore:
                 "nxt": o.next_attempt_at or now,
                 "sent": o.sent_at,
                 "now": now,
+                "doubt": o.in_doubt,
             }
             for o in outcomes
         ]
@@ -254,6 +268,7 @@ class DeliveryStore:
                 sent_at=_bind("sent", Delivery.sent_at.type),
                 lease_owner=None,
                 lease_until=None,
+                in_doubt=or_(Delivery.in_doubt, _bind("doubt", Boolean())),
                 updated_at=_bind("now", Delivery.updated_at.type),
             )
         )

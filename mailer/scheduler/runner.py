@@ -13,9 +13,12 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.job import Job
+from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine, select
 
 from mailer.campaigns.models import Campaign, CampaignStatus
@@ -45,20 +48,32 @@ def _scheduler(db: Engine, settings: Settings) -> BackgroundScheduler:
 
 
 def schedule_campaign(db: Engine, settings: Settings, campaign_id: int, when: datetime) -> None:
-    """Store the campaign's start job in the database's job store."""
+    """Store the campaign's start job in the database's job store, for `mailer run`.
+
+    Written straight into the store: a scheduler started only to add a job
+    could itself fire (and then lose) a job that is already due.
+    """
     scheduler = _scheduler(db, settings)
-    scheduler.start(paused=True)  # paused: jobs are written to the store, nothing runs
+    store = SQLAlchemyJobStore(engine=db)
+    store.start(scheduler, "default")
+    job = Job(
+        scheduler,
+        id=f"campaign-{campaign_id}",
+        func=JOB_FUNC,
+        trigger=DateTrigger(run_date=when, timezone=UTC),
+        executor="default",
+        args=(campaign_id,),
+        kwargs={},
+        name=f"start campaign {campaign_id}",
+        misfire_grace_time=max(int(_grace(settings).total_seconds()), 1),
+        coalesce=True,
+        max_instances=1,
+        next_run_time=when,
+    )
     try:
-        scheduler.add_job(
-            JOB_FUNC,
-            "date",
-            run_date=when,
-            args=[campaign_id],
-            id=f"campaign-{campaign_id}",
-            replace_existing=True,
-        )
-    finally:
-        scheduler.shutdown(wait=False)
+        store.add_job(job)
+    except ConflictingIdError:
+        store.update_job(job)
 
 
 class Runner:

@@ -31,7 +31,12 @@ class TransportFailure(MailerError):
 
 
 class TemporaryFailure(TransportFailure):
-    """Try again later."""
+    """Try again later. ``uncertain``: the message may have been delivered anyway
+    (the connection broke after its data was sent), so a retry may duplicate it."""
+
+    def __init__(self, code: int, reply: str, uncertain: bool = False) -> None:
+        super().__init__(code, reply)
+        self.uncertain = uncertain
 
 
 class PermanentFailure(TransportFailure):

@@ -116,6 +116,7 @@ class SmtpConnection:
             self._smtp = self._open()
             self.sent = 0
         smtp = self._smtp
+        in_data = False
         try:
             options: list[str] = []
             if smtputf8:
@@ -134,6 +135,7 @@ class SmtpConnection:
             if code not in (250, 251):
                 self._reset()
                 raise _failure(code, reply)
+            in_data = True
             code, reply = smtp.data(data)
             if code != 250:
                 raise _failure(code, reply)
@@ -145,7 +147,7 @@ class SmtpConnection:
             # so the message is retried later with the same Message-ID.
             self._drop()
             kind = "timed out" if isinstance(exc, socket.timeout) else "connection lost"
-            raise TemporaryFailure(0, f"{kind}: {exc}") from None
+            raise TemporaryFailure(0, f"{kind}: {exc}", uncertain=in_data) from None
         except (TemporaryFailure, PermanentFailure) as exc:
             if exc.code == 421:  # the server is closing this session
                 self._drop()

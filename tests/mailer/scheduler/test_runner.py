@@ -1,0 +1,140 @@
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import Engine, func, select
+
+from mailer.campaigns import service
+from mailer.campaigns.models import SchedulerJob
+from mailer.db import session_scope
+from mailer.delivery.engine import DeliveryEngine
+from mailer.scheduler.runner import Runner, schedule_campaign
+from mailer.transport.memory import MemoryTransport
+from subscribers.models import utcnow
+from tests.mailer.helpers import EXAMPLE
+from tests.mailer.sending import SETTINGS, ledger, new_campaign, populate
+from tests.smtp_server import SmtpServer
+
+
+def runner_for(engine: Engine, transport: MemoryTransport, **settings: object) -> Runner:
+    s = dataclasses.replace(SETTINGS, **settings)  # type: ignore[arg-type]
+    deliver = DeliveryEngine(engine, s, lambda: transport, envelope_from="b@example.org")
+    return Runner(engine, s, deliver, sweep_seconds=0.2)
+
+
+def wait_for(predicate, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def status_of(engine: Engine, cid: int) -> str:
+    with session_scope(engine) as s:
+        return service.get_campaign(s, cid).status
+
+
+def test_campaign_scheduled_a_second_ahead_starts_on_time(engine: Engine) -> None:
+    populate(engine, 5)
+    transport = MemoryTransport()
+    runner = runner_for(engine, transport)
+    runner.start()
+    try:
+        when = utcnow() + timedelta(seconds=1)
+        cid = new_campaign(engine, start=False, when=when)
+        schedule_campaign(engine, SETTINGS, cid, when)
+        assert wait_for(lambda: status_of(engine, cid) == "finished")
+    finally:
+        runner.stop()
+    with session_scope(engine) as s:
+        c = service.get_campaign(s, cid)
+        started = c.started_at
+    assert started is not None and when <= started < when + timedelta(seconds=2)
+    assert len(transport.sent) == 5
+
+
+def test_start_job_is_kept_in_the_database(engine: Engine) -> None:
+    populate(engine, 1)
+    when = utcnow() + timedelta(days=1)
+    cid = new_campaign(engine, start=False, when=when)
+    schedule_campaign(engine, SETTINGS, cid, when)
+    with session_scope(engine) as s:
+        job = s.get(SchedulerJob, f"campaign-{cid}")
+        assert job is not None and abs(job.next_run_time - when.timestamp()) < 1  # type: ignore[operator]
+        assert s.scalar(select(func.count()).select_from(SchedulerJob)) == 1
+
+
+def test_missed_beyond_grace_waits_and_within_grace_goes_late(engine: Engine) -> None:
+    populate(engine, 3)
+    missed = new_campaign(engine, start=False, when=utcnow() - timedelta(hours=2))
+    late = new_campaign(engine, start=False, when=utcnow() - timedelta(minutes=10), force=True)
+    transport = MemoryTransport()
+    runner = runner_for(engine, transport, send_grace_minutes=60)
+    runner.start()
+    try:
+        assert wait_for(lambda: status_of(engine, late) == "finished")
+        assert status_of(engine, missed) == "missed"
+        assert ledger(engine, missed) == []
+        with session_scope(engine) as s:
+            service.resume(s, missed)
+        assert wait_for(lambda: status_of(engine, missed) == "finished")
+    finally:
+        runner.stop()
+    assert Counter(m.recipient for m in transport.sent) == {
+        f"u{i}@example.org": 2 for i in range(3)
+    }
+
+
+def test_run_resumes_a_sending_campaign_on_start(engine: Engine) -> None:
+    populate(engine, 4)
+    cid = new_campaign(engine)  # started, never delivered: as if the process had died
+    transport = MemoryTransport()
+    runner = runner_for(engine, transport)
+    runner.start()
+    try:
+        assert wait_for(lambda: status_of(engine, cid) == "finished")
+    finally:
+        runner.stop()
+    assert len(transport.sent) == 4
+
+
+def test_sigterm_stops_mailer_run_cleanly(db_url: str, engine: Engine) -> None:
+    populate(engine, 30)
+    with SmtpServer(delay=0.1) as server:
+        env = {
+            **os.environ,
+            "MAILER_DATABASE_URL": db_url,
+            "MAILER_SMTP_HOST": "127.0.0.1",
+            "MAILER_SMTP_PORT": str(server.port),
+            "MAILER_SECRET_KEY": "k",
+            "MAILER_WORKERS": "2",
+        }
+        subprocess.run(
+            [sys.executable, "-m", "mailer", "send", str(EXAMPLE), "--list", "lmec-news", "--now"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "run"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert wait_for(lambda: len(server.handler.messages) >= 4, timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        received = len(server.handler.messages)
+    assert proc.returncode == 0, err.decode()
+    assert b"Stopping" in err
+    rows = ledger(engine, 1)
+    counts = Counter(r.status for r in rows)
+    assert counts["sending"] == 0 and not any(r.in_doubt for r in rows)
+    assert counts["sent"] == received < 30

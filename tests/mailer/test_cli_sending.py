@@ -1,0 +1,108 @@
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from mailer.cli import cli
+from mailer.cli.sending import parse_when
+from tests.mailer.helpers import EXAMPLE
+from tests.smtp_server import SmtpServer
+
+
+def test_parse_when_honours_time_zones() -> None:
+    assert (
+        parse_when("2026-12-01 09:00", "Asia/Shanghai").isoformat() == "2026-12-01T01:00:00+00:00"
+    )
+    assert parse_when("2026-12-01T09:00+02:00", "UTC").isoformat() == "2026-12-01T07:00:00+00:00"
+
+
+def test_send_now_wait_then_campaign_commands(workdir: Path, db_url: str) -> None:
+    runner = CliRunner()
+    with SmtpServer() as server:
+        env = {
+            "MAILER_DATABASE_URL": db_url,
+            "MAILER_SMTP_HOST": "127.0.0.1",
+            "MAILER_SMTP_PORT": str(server.port),
+            "MAILER_SECRET_KEY": "k",
+        }
+
+        def run(*args: str, input: str | None = None) -> Result:
+            result = runner.invoke(cli, list(args), env=env, input=input)
+            assert "Traceback" not in result.output, result.output
+            return result
+
+        assert run("lists", "create", "lmec-news").exit_code == 0
+        for i in range(5):
+            assert (
+                run(
+                    "subscribers", "add", f"p{i}@example.org", "--list", "lmec-news", "--confirmed"
+                ).exit_code
+                == 0
+            )
+        r = run("send", str(EXAMPLE), "--list", "lmec-news", "--now", "--wait", "--json")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output) == {
+            "campaign": 1,
+            "recipients": 5,
+            "sent": 5,
+            "failed": 0,
+            "deferred": 0,
+            "skipped": 0,
+            "in_doubt": 0,
+        }
+        assert len(server.handler.messages) == 5
+
+        again = run("send", str(EXAMPLE), "--list", "lmec-news", "--now")
+        assert again.exit_code == 1 and "use --force" in again.output
+        later = run(
+            "send",
+            str(EXAMPLE),
+            "--list",
+            "lmec-news",
+            "--at",
+            "2030-01-01 09:00",
+            "--tz",
+            "Asia/Shanghai",
+            "--force",
+            "--json",
+        )
+        assert later.exit_code == 0
+        assert json.loads(later.output)["scheduled_at"] == "2030-01-01T01:00:00+00:00"
+        assert run("send", str(EXAMPLE), "--list", "lmec-news").exit_code == 2
+        assert run("send", str(EXAMPLE), "--list", "lmec-news", "--at", "tomorrow").exit_code == 2
+        assert (
+            run(
+                "send",
+                str(EXAMPLE),
+                "--list",
+                "lmec-news",
+                "--at",
+                "2030-01-01",
+                "--tz",
+                "Mars/Base",
+            ).exit_code
+            == 2
+        )
+
+        listed = json.loads(run("campaigns", "ls", "--json").output)
+        assert [c["status"] for c in listed] == ["scheduled", "finished"]
+        status = json.loads(run("campaigns", "status", "1", "--json").output)
+        assert status["sent"] == 5 and status["status"] == "finished"
+        assert run("campaigns", "pause", "2").exit_code == 0
+        assert "paused" in run("campaigns", "status", "2").output
+        assert run("campaigns", "resume", "2").exit_code == 0
+        assert run("campaigns", "cancel", "2", input="n\n").exit_code == 1
+        assert run("campaigns", "cancel", "2", "--yes").exit_code == 0
+        assert run("campaigns", "cancel", "2", "--yes").exit_code == 1
+        assert run("campaigns", "status", "99").exit_code == 1
+
+
+def test_template_error_stops_before_scheduling(workdir: Path, db_url: str) -> None:
+    env = {"MAILER_DATABASE_URL": db_url}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["lists", "create", "news"], env=env).exit_code == 0
+    bad = workdir / "bad.md"
+    bad.write_text("---\nsubject: x\n---\n{{ oops }}\n", encoding="utf-8")
+    r = runner.invoke(cli, ["send", str(bad), "--list", "news", "--now"], env=env)
+    assert r.exit_code == 1 and "bad.md:4: template error: 'oops' is undefined" in r.output
+    assert "No campaigns yet" in runner.invoke(cli, ["campaigns", "ls"], env=env).output
