@@ -37,7 +37,7 @@ from subscribers.models import MailingList, SubscriptionStatus, utcnow
 
 log = logging.getLogger(__name__)
 
-BATCH = 20
+BATCH = 32
 LEASE = timedelta(minutes=10)
 
 
@@ -141,10 +141,10 @@ class DeliveryEngine:
         transport: Transport | None = None
         try:
             while not stop.is_set():
-                if self.store.campaign_status(campaign_id) != CampaignStatus.SENDING:
-                    return
                 batch = self.store.claim(campaign_id, self.owner, self.batch, utcnow(), LEASE)
                 if not batch:
+                    if self.store.campaign_status(campaign_id) != CampaignStatus.SENDING:
+                        return  # paused, cancelled or finished
                     pending, earliest = self.store.next_due(campaign_id)
                     if pending == 0:
                         return

@@ -35,6 +35,7 @@ from mailer.campaigns.models import (
     BounceEvent,
     BounceKind,
     Campaign,
+    CampaignStatus,
     Delivery,
     DeliveryStatus,
 )
@@ -152,6 +153,10 @@ class DeliveryStore:
                 Delivery.campaign_id == campaign_id,
                 Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED]),
                 Delivery.next_attempt_at <= now,
+                # Nothing is claimed once the campaign is paused or cancelled.
+                exists().where(
+                    Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING
+                ),
             )
             .order_by(Delivery.id)
             .limit(limit)

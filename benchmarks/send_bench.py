@@ -1,0 +1,219 @@
+"""Sending speed through the whole pipeline, against the raw pipe, in one run.
+
+A fast local SMTP sink (Postfix's smtp-sink when installed, else an aiosmtpd
+sink that discards, which is much slower) receives:
+  * raw pipe: N copies of one prebuilt message of the example issue's size,
+    written over the same number of connections, with no rendering or DB;
+  * pipeline: the example issue personalized for N subscribers of a SQLite
+    list, through the ledger, the delivery engine and SMTP — without DKIM,
+    then with RSA-2048 DKIM;
+and, in child processes, the peak RSS of the pipeline at two list sizes.
+
+    python benchmarks/send_bench.py [--recipients 20000] [--rss 20000 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mailer.campaigns.service import create_campaign, start_campaign  # noqa: E402
+from mailer.content import load_issue_set  # noqa: E402
+from mailer.db import make_engine, session_scope, upgrade  # noqa: E402
+from mailer.delivery.engine import smtp_engine  # noqa: E402
+from mailer.devserver import free_port  # noqa: E402
+from mailer.settings import Settings  # noqa: E402
+from mailer.transport.smtp import SmtpConfig, SmtpConnection  # noqa: E402
+from subscribers.importer import import_csv  # noqa: E402
+from subscribers.lists import create_list  # noqa: E402
+from subscribers.models import utcnow  # noqa: E402
+
+EXAMPLE = ROOT / "examples/issues/lmec-2021-issue-7.md"
+CONNECTIONS = 4
+
+
+class Sink:
+    """smtp-sink if available (``-u postfix`` lets it run as root), else aiosmtpd."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.controller = None
+        self.kind = "smtp-sink" if shutil.which("smtp-sink") else "aiosmtpd"
+
+    def __enter__(self) -> Sink:
+        if self.kind == "smtp-sink":
+            self.proc = subprocess.Popen(
+                ["smtp-sink", "-u", "postfix", f"127.0.0.1:{self.port}", "1000"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            from aiosmtpd.controller import Controller
+
+            class Discard:
+                async def handle_DATA(self, *_args: object) -> str:
+                    return "250 OK"
+
+            self.controller = Controller(Discard(), hostname="127.0.0.1", port=self.port)
+            self.controller.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                c = SmtpConnection(SmtpConfig("127.0.0.1", self.port, timeout=2))
+                c.send("a@example.org", "b@example.org", b"Subject: ping\r\n\r\nping\r\n")
+                c.close()
+                return self
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.1)
+        raise SystemExit("the SMTP sink did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait()
+        if self.controller is not None:
+            self.controller.stop()
+
+
+def settings_for(db: Path, port: int, dkim_key: Path | None = None) -> Settings:
+    s = dataclasses.replace(
+        Settings(), database_url=f"sqlite:///{db}", smtp_host="127.0.0.1", smtp_port=port,
+        secret_key="bench", from_address="LMEC <news@example.org>",
+        base_url="https://news.example.org", workers=CONNECTIONS,
+        messages_per_connection=100_000,
+    )
+    if dkim_key is not None:
+        s = dataclasses.replace(s, dkim_selector="bench", dkim_domain="example.org",
+                                dkim_key_file=str(dkim_key))
+    return s
+
+
+def prepare_db(db: Path, n: int) -> None:
+    csv_path = db.with_suffix(".csv")
+    csv_path.write_text("email,name,country\n" + "".join(
+        f"reader.{i}@example.org,Reader {i},LA\n" for i in range(n)), encoding="utf-8")
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    with session_scope(engine) as s:
+        create_list(s, "bench", title="LMEC Newsletter")
+    with session_scope(engine) as s:
+        import_csv(s, csv_path, "bench", confirmed=True)
+    engine.dispose()
+
+
+def pipeline(db: Path, settings: Settings) -> tuple[int, float]:
+    """Schedule and deliver the example issue to the whole list; (sent, seconds)."""
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as s:
+        c = create_campaign(s, load_issue_set(EXAMPLE), "bench", utcnow(), force=True)
+        cid = c.id
+    start = time.perf_counter()
+    with session_scope(engine) as s:
+        from mailer.campaigns.models import Campaign
+
+        campaign = s.get(Campaign, cid)
+        assert campaign is not None
+        n = start_campaign(s, campaign)
+    status = smtp_engine(engine, settings).run(cid, threading.Event())
+    elapsed = time.perf_counter() - start
+    assert status == "finished", status
+    engine.dispose()
+    return n, elapsed
+
+
+def raw_pipe(port: int, message: bytes, n: int) -> float:
+    per = [n // CONNECTIONS + (1 if i < n % CONNECTIONS else 0) for i in range(CONNECTIONS)]
+
+    def write(count: int) -> None:
+        conn = SmtpConnection(SmtpConfig("127.0.0.1", port, max_messages=10**9))
+        for i in range(count):
+            conn.send("news@example.org", f"reader.{i}@example.org", message)
+        conn.close()
+
+    threads = [threading.Thread(target=write, args=(c,)) for c in per]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
+def sample_message(settings: Settings) -> bytes:
+    from mailer.compose import SAMPLE, compose
+    from subscribers.models import MailingList
+
+    ml = MailingList(id=1, slug="bench", title="LMEC Newsletter", description="")
+    return compose(load_issue_set(EXAMPLE), settings, ml, "1").factory(None).build(SAMPLE).data
+
+
+def child_rss(n: int, workdir: Path) -> None:
+    db = workdir / f"rss-{n}.db"
+    prepare_db(db, n)
+    with Sink() as sink:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        sent, seconds = pipeline(db, settings_for(db, sink.port))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"n": sent, "seconds": seconds, "rss_mib": peak / 1024,
+                      "rss_before_mib": base / 1024}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=20_000)
+    parser.add_argument("--rss", type=int, nargs="*", default=[20_000, 200_000])
+    parser.add_argument("--child-rss", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_rss:
+        child_rss(args.child_rss, args.workdir)
+        return
+    n = args.recipients
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key_file = work / "dkim.pem"
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        db = work / "bench.db"
+        prepare_db(db, n)
+        with Sink() as sink:
+            plain = settings_for(db, sink.port)
+            message = sample_message(plain)
+            raw_s = raw_pipe(sink.port, message, n)
+            sent, plain_s = pipeline(db, plain)
+            sent_dkim, dkim_s = pipeline(db, settings_for(db, sink.port, key_file))
+        raw_rate, plain_rate, dkim_rate = n / raw_s, sent / plain_s, sent_dkim / dkim_s
+        print(f"sink: {sink.kind}; {CONNECTIONS} connections; message {len(message) / 1024:.1f} KB;"
+              f" {n:,} recipients")
+        print(f"{'':<34} {'msg/s':>8} {'x raw pipe':>11}")
+        print(f"{'raw pipe (prebuilt bytes)':<34} {raw_rate:>8,.0f} {1:>11.2f}")
+        print(f"{'pipeline, no DKIM':<34} {plain_rate:>8,.0f} {plain_rate / raw_rate:>11.2f}")
+        print(f"{'pipeline, RSA-2048 DKIM':<34} {dkim_rate:>8,.0f} {dkim_rate / raw_rate:>11.2f}")
+        print("Aim: >= 0.5 of the raw pipe without DKIM, >= 0.25 with RSA DKIM.")
+        for size in args.rss:
+            out = subprocess.run(
+                [sys.executable, __file__, "--child-rss", str(size), "--workdir", str(work)],
+                check=True, capture_output=True, text=True).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            print(f"peak RSS, pipeline to {size:>7,} recipients: {r['rss_mib']:.0f} MiB "
+                  f"({r['n'] / r['seconds']:,.0f} msg/s)")
+
+
+if __name__ == "__main__":
+    main()
