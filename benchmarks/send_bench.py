@@ -60,7 +60,9 @@ class Sink:
         if self.kind == "smtp-sink":
             self.proc = subprocess.Popen(
                 ["smtp-sink", "-u", "postfix", f"127.0.0.1:{self.port}", "1000"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         else:
             from aiosmtpd.controller import Controller
 
@@ -77,7 +79,7 @@ class Sink:
                 c.send("a@example.org", "b@example.org", b"Subject: ping\r\n\r\nping\r\n")
                 c.close()
                 return self
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:  # not up yet
                 time.sleep(0.1)
         raise SystemExit("the SMTP sink did not start")
 
@@ -91,21 +93,30 @@ class Sink:
 
 def settings_for(db: Path, port: int, dkim_key: Path | None = None) -> Settings:
     s = dataclasses.replace(
-        Settings(), database_url=f"sqlite:///{db}", smtp_host="127.0.0.1", smtp_port=port,
-        secret_key="bench", from_address="LMEC <news@example.org>",
-        base_url="https://news.example.org", workers=CONNECTIONS,
+        Settings(),
+        database_url=f"sqlite:///{db}",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        secret_key="bench",
+        from_address="LMEC <news@example.org>",
+        base_url="https://news.example.org",
+        workers=CONNECTIONS,
         messages_per_connection=100_000,
     )
     if dkim_key is not None:
-        s = dataclasses.replace(s, dkim_selector="bench", dkim_domain="example.org",
-                                dkim_key_file=str(dkim_key))
+        s = dataclasses.replace(
+            s, dkim_selector="bench", dkim_domain="example.org", dkim_key_file=str(dkim_key)
+        )
     return s
 
 
 def prepare_db(db: Path, n: int) -> None:
     csv_path = db.with_suffix(".csv")
-    csv_path.write_text("email,name,country\n" + "".join(
-        f"reader.{i}@example.org,Reader {i},LA\n" for i in range(n)), encoding="utf-8")
+    csv_path.write_text(
+        "email,name,country\n"
+        + "".join(f"reader.{i}@example.org,Reader {i},LA\n" for i in range(n)),
+        encoding="utf-8",
+    )
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
     with session_scope(engine) as s:
@@ -168,8 +179,11 @@ def child_rss(n: int, workdir: Path) -> None:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         sent, seconds = pipeline(db, settings_for(db, sink.port))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"n": sent, "seconds": seconds, "rss_mib": peak / 1024,
-                      "rss_before_mib": base / 1024}))
+    print(
+        json.dumps(
+            {"n": sent, "seconds": seconds, "rss_mib": peak / 1024, "rss_before_mib": base / 1024}
+        )
+    )
 
 
 def main() -> None:
@@ -187,9 +201,13 @@ def main() -> None:
         work = Path(tmp)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         key_file = work / "dkim.pem"
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                               serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
         db = work / "bench.db"
         prepare_db(db, n)
         with Sink() as sink:
@@ -199,8 +217,10 @@ def main() -> None:
             sent, plain_s = pipeline(db, plain)
             sent_dkim, dkim_s = pipeline(db, settings_for(db, sink.port, key_file))
         raw_rate, plain_rate, dkim_rate = n / raw_s, sent / plain_s, sent_dkim / dkim_s
-        print(f"sink: {sink.kind}; {CONNECTIONS} connections; message {len(message) / 1024:.1f} KB;"
-              f" {n:,} recipients")
+        print(
+            f"sink: {sink.kind}; {CONNECTIONS} connections; message {len(message) / 1024:.1f} KB;"
+            f" {n:,} recipients"
+        )
         print(f"{'':<34} {'msg/s':>8} {'x raw pipe':>11}")
         print(f"{'raw pipe (prebuilt bytes)':<34} {raw_rate:>8,.0f} {1:>11.2f}")
         print(f"{'pipeline, no DKIM':<34} {plain_rate:>8,.0f} {plain_rate / raw_rate:>11.2f}")
@@ -209,10 +229,15 @@ def main() -> None:
         for size in args.rss:
             out = subprocess.run(
                 [sys.executable, __file__, "--child-rss", str(size), "--workdir", str(work)],
-                check=True, capture_output=True, text=True).stdout
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             r = json.loads(out.strip().splitlines()[-1])
-            print(f"peak RSS, pipeline to {size:>7,} recipients: {r['rss_mib']:.0f} MiB "
-                  f"({r['n'] / r['seconds']:,.0f} msg/s)")
+            print(
+                f"peak RSS, pipeline to {size:>7,} recipients: {r['rss_mib']:.0f} MiB "
+                f"({r['n'] / r['seconds']:,.0f} msg/s)"
+            )
 
 
 if __name__ == "__main__":
