@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 
 class Purpose(StrEnum):
@@ -31,6 +31,14 @@ MAX_AGE = {
 
 class BadToken(Exception):
     """The token is not valid for this purpose (forged, expired or misused)."""
+
+
+class ExpiredToken(BadToken):
+    """Genuine, but too old; ``claims`` says whose it was (to offer a new one)."""
+
+    def __init__(self, claims: TokenClaims) -> None:
+        super().__init__("this link has expired")
+        self.claims = claims
 
 
 @dataclass(frozen=True)
@@ -55,14 +63,22 @@ class Tokens:
 
     def read(self, purpose: Purpose, token: str) -> TokenClaims:
         max_age = int(self._max_age[purpose].total_seconds())
+        serializer = self._serializers[purpose]
         try:
-            payload = self._serializers[purpose].loads(token, max_age=max_age)
+            payload = serializer.loads(token, max_age=max_age)
+        except SignatureExpired:
+            # The signature is genuine: read the payload to say whose link it was.
+            raise ExpiredToken(_claims(serializer.loads(token))) from None
         except BadData:
             raise BadToken("this link is not valid") from None
-        if (
-            not isinstance(payload, list)
-            or not 1 <= len(payload) <= 2
-            or not all(isinstance(x, int) and not isinstance(x, bool) for x in payload)
-        ):
-            raise BadToken("this link is not valid")
-        return TokenClaims(payload[0], payload[1] if len(payload) == 2 else None)
+        return _claims(payload)
+
+
+def _claims(payload: object) -> TokenClaims:
+    if (
+        not isinstance(payload, list)
+        or not 1 <= len(payload) <= 2
+        or not all(isinstance(x, int) and not isinstance(x, bool) for x in payload)
+    ):
+        raise BadToken("this link is not valid")
+    return TokenClaims(payload[0], payload[1] if len(payload) == 2 else None)

@@ -23,6 +23,7 @@ from mailer.content import load_issue_set
 from mailer.db import session_scope
 from mailer.delivery.engine import smtp_engine
 from mailer.scheduler.runner import Runner, schedule_campaign
+from mailer.web.server import WebServer, serve
 from subscribers.lists import get_list
 from subscribers.models import utcnow
 
@@ -317,12 +318,14 @@ def cancel(ctx: click.Context, campaign_id: int, yes: bool) -> None:
 
 
 @click.command()
+@click.option("--no-web", is_flag=True, help="Do not serve the subscriber web app.")
 @click.pass_context
-def run(ctx: click.Context) -> None:
-    """The long-running service: scheduler and delivery workers.
+def run(ctx: click.Context, no_web: bool) -> None:
+    """The long-running service: scheduler, delivery workers and the web app.
 
-    Starts campaigns at their time, resumes those that were sending, and
-    stops cleanly on SIGTERM (messages in flight finish and are recorded).
+    Starts campaigns at their time, resumes those that were sending, serves
+    the subscriber pages on MAILER_WEB_HOST:MAILER_WEB_PORT, and stops
+    cleanly on SIGTERM (messages in flight finish and are recorded).
 
     \b
     Example:
@@ -333,17 +336,39 @@ def run(ctx: click.Context) -> None:
     with a.session():
         pass  # checks the database is ready before anything starts
     runner = Runner(a.engine, a.settings)
+    web_server = None if no_web else WebServer(a.settings, a.engine)
     with stop_on_signals() as stop:
         runner.start()
+        where = ""
+        if web_server is not None:
+            web_server.start()
+            where = f"; web on http://{a.settings.web_host}:{a.settings.web_port}"
         click.echo(
-            f"mailer run: delivering via {a.settings.smtp_host}:{a.settings.smtp_port}; "
-            "Ctrl-C or SIGTERM stops.",
+            f"mailer run: delivering via {a.settings.smtp_host}:{a.settings.smtp_port}"
+            f"{where}; Ctrl-C or SIGTERM stops.",
             err=True,
         )
         while not stop.wait(0.5):
             pass
         click.echo("Stopping: finishing messages in flight…", err=True)
         runner.stop()
+        if web_server is not None:
+            web_server.stop()
 
 
-COMMANDS = [send, group, run]
+@click.command()
+@click.pass_context
+def web(ctx: click.Context) -> None:
+    """Serve only the subscriber web app (subscribe, confirm, unsubscribe, archive).
+
+    \b
+    Example:
+      MAILER_WEB_HOST=0.0.0.0 MAILER_WEB_PORT=8080 mailer web
+    """
+    a = app(ctx)
+    with a.session():
+        pass  # the database must be ready before serving
+    serve(a.settings)
+
+
+COMMANDS = [send, group, run, web]

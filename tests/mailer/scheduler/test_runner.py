@@ -1,9 +1,11 @@
 import dataclasses
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from datetime import timedelta
 
@@ -18,7 +20,7 @@ from mailer.transport.memory import MemoryTransport
 from subscribers.models import utcnow
 from tests.mailer.helpers import EXAMPLE
 from tests.mailer.sending import SETTINGS, ledger, new_campaign, populate
-from tests.smtp_server import SmtpServer
+from tests.smtp_server import SmtpServer, free_port
 
 
 def runner_for(engine: Engine, transport: MemoryTransport, **settings: object) -> Runner:
@@ -34,6 +36,14 @@ def wait_for(predicate, timeout: float = 15.0) -> bool:  # type: ignore[no-untyp
             return True
         time.sleep(0.05)
     return False
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+            return bool(json.load(r)["database"] == "ok")
+    except OSError:
+        return False
 
 
 def status_of(engine: Engine, cid: int) -> str:
@@ -108,6 +118,7 @@ def test_run_resumes_a_sending_campaign_on_start(engine: Engine) -> None:
 def test_sigterm_stops_mailer_run_cleanly(db_url: str, engine: Engine) -> None:
     populate(engine, 30)
     with SmtpServer(delay=0.1) as server:
+        web_port = free_port()
         env = {
             **os.environ,
             "MAILER_DATABASE_URL": db_url,
@@ -115,6 +126,7 @@ def test_sigterm_stops_mailer_run_cleanly(db_url: str, engine: Engine) -> None:
             "MAILER_SMTP_PORT": str(server.port),
             "MAILER_SECRET_KEY": "k",
             "MAILER_WORKERS": "2",
+            "MAILER_WEB_PORT": str(web_port),
         }
         subprocess.run(
             [sys.executable, "-m", "mailer", "send", str(EXAMPLE), "--list", "lmec-news", "--now"],
@@ -129,6 +141,7 @@ def test_sigterm_stops_mailer_run_cleanly(db_url: str, engine: Engine) -> None:
             stderr=subprocess.PIPE,
         )
         assert wait_for(lambda: len(server.handler.messages) >= 4, timeout=30)
+        assert wait_for(lambda: healthy(web_port), timeout=30)  # the web app runs beside
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         received = len(server.handler.messages)

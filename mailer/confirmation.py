@@ -1,0 +1,52 @@
+"""The confirmation email of double opt-in (its own template, Auto-Submitted)."""
+
+from __future__ import annotations
+
+import secrets
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate, parseaddr
+
+from mailer.i18n import words
+from mailer.message import OutgoingMessage
+from mailer.message.headers import ascii_address, clean, split_address
+from mailer.render.environment import layout_environment
+from mailer.settings import Settings
+
+
+def confirmation_message(
+    settings: Settings,
+    list_title: str,
+    email: str,
+    name: str,
+    language: str | None,
+    confirm_url: str,
+) -> OutgoingMessage:
+    lang = (language or "en").split("-")[0]
+    w = words(lang)
+    context = {
+        "list_title": list_title,
+        "confirm_url": confirm_url,
+        "name": name,
+        "w": w,
+        "lang": lang,
+        "hours": 72,
+    }
+    env = layout_environment()
+    text = env.get_template("email/confirm.txt").render(context)
+    html = env.get_template("email/confirm.html").render(context)
+    _, from_addr = parseaddr(settings.from_address)
+    domain = split_address(from_addr)[1] or "localhost"
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = settings.from_address
+    to_addr = ascii_address(email)
+    msg["To"] = f"{clean(name)} <{to_addr or email}>" if name else (to_addr or email)
+    msg["Subject"] = w["confirm_subject"].format(list=list_title)
+    msg["Date"] = formatdate(usegmt=True)
+    message_id = f"<confirm.{secrets.token_hex(12)}@{domain}>"
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    data = msg.as_bytes(policy=SMTP.clone(utf8=to_addr is None))
+    return OutgoingMessage(email, message_id, data, smtputf8=to_addr is None)

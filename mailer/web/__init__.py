@@ -1,0 +1,1 @@
+"""The subscriber web app: subscribe, confirm, unsubscribe, preferences, archive."""
