@@ -87,10 +87,11 @@ def _subscribe(
         return
     token = web.tokens.make(Purpose.CONFIRM, req.subscriber_id, ml.id)
     url = f"{web.settings.base_url.rstrip('/')}/confirm/{token}"
+    confirmation = confirmation_message(
+        web.settings, ml.title, req.email, name, req.language or lang, url
+    )
     try:
-        web.send(
-            confirmation_message(web.settings, ml.title, req.email, name, req.language or lang, url)
-        )
+        web.send(confirmation)
     except Exception:  # the page must not reveal mail trouble; the log tells the admin
         log.exception("could not send the confirmation email for list %s", ml.slug)
 
