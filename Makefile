@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# The bounce tests read the sample bounces shipped in flufl.bounce's sdist.
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: -d $(VENV)/sdists \
+	  "flufl.bounce==$$($(BIN)/python -c 'import flufl.bounce as b; print(b.__version__)')"
 	touch $(STAMP)
 
 demo: $(STAMP)

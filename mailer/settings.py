@@ -56,6 +56,11 @@ class Settings:
     retry_max_seconds: float = _opt(3600.0)
     retry_deadline_hours: float = _opt(72.0)  # deferred past this → failed
     send_grace_minutes: float = _opt(60.0)  # a start missed by more waits for `resume`
+    bounce_mailbox: str = _opt("")  # Maildir folder, mbox file or imap(s)://user@host/BOX
+    bounce_imap_password: str = _opt("", secret=True)
+    bounce_poll_seconds: float = _opt(300.0)  # how often `mailer run` reads bounce_mailbox
+    bounce_soft_threshold: int = _opt(5)  # soft-bounce points that suppress an address
+    bounce_soft_reset_days: float = _opt(7.0)  # a quiet spell this long resets the points
 
     def redacted(self) -> dict[str, Any]:
         """The settings with secrets masked, safe to print."""
@@ -124,6 +129,14 @@ def _check(s: Settings, origin: Mapping[str, str], problems: list[str]) -> None:
     for name in ("retry_base_seconds", "retry_max_seconds", "retry_deadline_hours"):
         if getattr(s, name) <= 0:
             bad(name, "must be positive")
+    if s.bounce_address and "@" not in s.bounce_address:
+        bad("bounce_address", f"{s.bounce_address!r} is not an address such as bounces@example.org")
+    if s.bounce_soft_threshold < 1:
+        bad("bounce_soft_threshold", "must be at least 1")
+    if s.bounce_poll_seconds <= 0 or s.bounce_soft_reset_days <= 0:
+        bad(
+            "bounce_poll_seconds", "bounce_poll_seconds and bounce_soft_reset_days must be positive"
+        )
     if s.send_grace_minutes < 0:
         bad("send_grace_minutes", "cannot be negative")
     try:

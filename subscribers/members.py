@@ -19,6 +19,7 @@ from subscribers.models import (
     Subscription,
     SubscriptionStatus,
     Suppression,
+    SuppressionEvent,
     SuppressionReason,
     utcnow,
 )
@@ -173,6 +174,10 @@ def describe(session: Session, email: str) -> dict[str, Any]:
             "detail": supp.detail,
             "at": _iso(supp.created_at),
         }
+    out["suppression_history"] = [
+        {"action": e.action, "reason": e.reason, "detail": e.detail, "at": _iso(e.created_at)}
+        for e in history(session, email)
+    ]
     return out
 
 
@@ -252,8 +257,43 @@ def suppress(
         return existing, False
     row = Suppression(email=address.given, email_hash=address.hash, reason=reason, detail=detail)
     session.add(row)
+    session.add(
+        SuppressionEvent(email_hash=address.hash, action="suppressed", reason=reason, detail=detail)
+    )
     session.flush()
     return row, True
+
+
+def unsuppress(session: Session, email: str, why: str) -> Suppression:
+    """Lift a suppression; ``why`` is recorded. Raises NotFound if there is none."""
+    address = parse_address(email)
+    why = why.strip()
+    if not why:
+        raise InvalidInput("--reason", "say why the suppression is lifted; it is recorded")
+    row = find_suppression(session, address)
+    if row is None:
+        raise NotFound(f"{address.given} is not suppressed")
+    if row.reason == SuppressionReason.ERASED:
+        raise InvalidInput("email", f"{address.given} was erased; it cannot be unsuppressed")
+    session.add(
+        SuppressionEvent(
+            email_hash=address.hash, action="unsuppressed", reason=row.reason, detail=why
+        )
+    )
+    session.delete(row)
+    session.flush()
+    return row
+
+
+def history(session: Session, email: str) -> list[SuppressionEvent]:
+    address = parse_address(email)
+    return list(
+        session.scalars(
+            select(SuppressionEvent)
+            .where(SuppressionEvent.email_hash == address.hash)
+            .order_by(SuppressionEvent.id)
+        )
+    )
 
 
 def erase(session: Session, email: str) -> bool:
@@ -273,6 +313,14 @@ def erase(session: Session, email: str) -> bool:
     else:
         supp.detail = f"was {supp.reason}" if supp.reason != SuppressionReason.ERASED else ""
         supp.reason = SuppressionReason.ERASED
+    session.add(
+        SuppressionEvent(
+            email_hash=address.hash,
+            action="suppressed",
+            reason=SuppressionReason.ERASED,
+            detail="erased on request",
+        )
+    )
     supp.email = None
     session.flush()
     return sub is not None

@@ -168,3 +168,17 @@ class Suppression(Base):
     reason: Mapped[str] = mapped_column(String(12))
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SuppressionEvent(Base):
+    """Every suppression and un-suppression, and why: the list's history."""
+
+    __tablename__ = "suppression_events"
+    __table_args__ = (CheckConstraint("action IN ('suppressed', 'unsuppressed')", name="action"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

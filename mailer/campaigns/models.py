@@ -132,3 +132,15 @@ class SchedulerJob(Base):
     id: Mapped[str] = mapped_column(String(191), primary_key=True)
     next_run_time: Mapped[float | None] = mapped_column(index=True, nullable=True)
     job_state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ProcessedMessage(Base):
+    """A bounce-mailbox message already handled: processing twice counts nothing twice."""
+
+    __tablename__ = "processed_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # SHA-256 of the Message-ID (or of the whole message when it has none).
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    outcome: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

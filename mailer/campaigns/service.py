@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from mailer.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from mailer.campaigns.models import (
+    BounceEvent,
+    BounceKind,
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+)
 from mailer.content.issue import IssueSet, from_snapshot, snapshot
 from mailer.errors import MailerError
 from subscribers.errors import NotFound
@@ -264,6 +271,7 @@ class Report:
     in_doubt: int = 0
     in_doubt_recipients: list[str] = field(default_factory=list)
     rate: float = 0.0  # messages sent per second over the last minute
+    bounces: dict[str, int] = field(default_factory=dict)  # hard, soft, complaint
 
     @property
     def recipients(self) -> int:
@@ -294,6 +302,7 @@ class Report:
             "counts": self.counts,
             "rate": round(self.rate, 2),
             "in_doubt_recipients": self.in_doubt_recipients,
+            "bounces": self.bounces,
         }
 
 
@@ -351,7 +360,19 @@ def report(session: Session, campaign_id: int, now: datetime | None = None) -> R
         in_doubt=len(doubt),
         in_doubt_recipients=[e or "(erased)" for e in doubt],
         rate=recent / window,
+        bounces=bounce_counts(session, c.id),
     )
+
+
+def bounce_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    found = {k.value: 0 for k in BounceKind}
+    for kind, n in session.execute(
+        select(BounceEvent.kind, func.count())
+        .where(BounceEvent.campaign_id == campaign_id)
+        .group_by(BounceEvent.kind)
+    ):
+        found[kind] = n
+    return found
 
 
 def list_campaigns(session: Session) -> list[Report]:

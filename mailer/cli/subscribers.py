@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from mailer.bounces import summary
 from mailer.cli.context import App, app, print_json
 from mailer.cli.progress import byte_progress
 from subscribers import members
@@ -102,6 +103,7 @@ def show(ctx: click.Context, email: str, as_json: bool) -> None:
     """
     with app(ctx).session() as s:
         info = members.describe(s, email)
+        info["bounces"] = summary.events(s, email=email)
     if as_json:
         print_json(info)
         return
@@ -122,6 +124,13 @@ def show(ctx: click.Context, email: str, as_json: bool) -> None:
         click.echo(f"{info['email']}: no subscriber record")
     if supp is not None:
         click.echo(f"  SUPPRESSED: {supp['reason']} at {supp['at']} {supp['detail']}".rstrip())
+    for e in info["suppression_history"]:
+        click.echo(f"  {e['at'][:19]} {e['action']} ({e['reason']}) {e['detail']}".rstrip())
+    for b in info["bounces"]:
+        click.echo(
+            f"  {b['at'][:19]} {b['kind']} bounce via {b['source']}, campaign "
+            f"{b['campaign'] or '-'}: {b['detail']}"
+        )
 
 
 @group.command("ls")
@@ -198,6 +207,23 @@ def suppress(ctx: click.Context, email: str, note: str) -> None:
         click.echo(f"Suppressed {email.strip()}.")
     else:
         click.echo(f"{email.strip()} was already suppressed ({reason}).")
+
+
+@group.command("unsuppress")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why the suppression is lifted (recorded).")
+@click.pass_context
+def unsuppress(ctx: click.Context, email: str, reason: str) -> None:
+    """Lift a suppression (not an erasure), recording why.
+
+    \b
+    Example:
+      mailer subscribers unsuppress li.wei@example.org --reason "mailbox fixed, asked by phone"
+    """
+    with app(ctx).session() as s:
+        row = members.unsuppress(s, email, reason)
+        was = row.reason
+    click.echo(f"Lifted the {was} suppression of {email.strip()}.")
 
 
 @group.command("erase")

@@ -23,12 +23,13 @@ from email.utils import parseaddr
 
 from sqlalchemy import Engine
 
+from mailer.bounces.verp import verp_address
 from mailer.campaigns.models import Campaign, CampaignStatus, DeliveryStatus
 from mailer.campaigns.service import campaign_issues, finish_if_done
 from mailer.compose import Composition, compose
 from mailer.db import session_scope
 from mailer.delivery.ratelimit import TokenBucket
-from mailer.delivery.store import Claimed, DeliveryStore, Outcome, hard_bounce, owner_id
+from mailer.delivery.store import Claimed, DeliveryStore, Outcome, owner_id
 from mailer.message import MessageFactory, Recipient
 from mailer.settings import Settings
 from mailer.transport import PermanentFailure, TemporaryFailure, Transport
@@ -78,6 +79,12 @@ class DeliveryEngine:
         self.store = DeliveryStore(db)
         self.transport_factory = transport_factory
         self.envelope_from = envelope_from
+        # VERP: each message's return path names its campaign and subscriber.
+        self.verp = (
+            (settings.bounce_address, settings.secret_key)
+            if settings.bounce_address and settings.secret_key
+            else None
+        )
         self.workers = workers or settings.workers
         self.batch = batch
         self.limiter = limiter or TokenBucket(settings.rate_limit)
@@ -160,7 +167,7 @@ class DeliveryEngine:
                             break
                         if transport is None:
                             transport = self.transport_factory()
-                        outcomes.append(self._deliver(row, factory, transport))
+                        outcomes.append(self._deliver(campaign_id, row, factory, transport))
                         done.add(row.id)
                 finally:
                     now = utcnow()
@@ -176,8 +183,17 @@ class DeliveryEngine:
             if transport is not None:
                 transport.close()
 
+    def _return_path(self, campaign_id: int, subscriber_id: int) -> str:
+        if self.verp is None:
+            return self.envelope_from
+        return verp_address(self.verp[0], self.verp[1], campaign_id, subscriber_id)
+
     def _deliver(
-        self, row: Claimed, factory: Callable[[str], MessageFactory], transport: Transport
+        self,
+        campaign_id: int,
+        row: Claimed,
+        factory: Callable[[str], MessageFactory],
+        transport: Transport,
     ) -> Outcome:
         now = utcnow()
         if row.subscriber_id is None or row.email is None:
@@ -196,7 +212,10 @@ class DeliveryEngine:
         self.limiter.acquire()
         try:
             result = transport.send(
-                self.envelope_from, message.envelope_to, message.data, message.smtputf8
+                self._return_path(campaign_id, row.subscriber_id),
+                message.envelope_to,
+                message.data,
+                message.smtputf8,
             )
         except TemporaryFailure as exc:
             retry_at = self.retry.next_attempt(row.attempts, row.created_at, utcnow())
@@ -219,14 +238,14 @@ class DeliveryEngine:
                 in_doubt=exc.uncertain,
             )
         except PermanentFailure as exc:
-            bounce = hard_bounce(row, exc.code, exc.reply) if exc.from_server else None
+            refused = (row.email, exc.code, exc.reply) if exc.from_server else None
             return Outcome(
                 row.id,
                 DeliveryStatus.FAILED,
                 exc.code,
                 exc.reply,
                 message.message_id,
-                bounce=bounce,
+                refused=refused,
             )
         return Outcome(
             row.id, DeliveryStatus.SENT, result.code, result.reply, message.message_id, sent_at=now

@@ -24,15 +24,14 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
-    insert,
     or_,
     select,
     text,
     update,
 )
 
+from mailer.bounces.policy import record as record_bounce
 from mailer.campaigns.models import (
-    BounceEvent,
     BounceKind,
     Campaign,
     CampaignStatus,
@@ -96,7 +95,8 @@ class Outcome:
     message_id: str | None = None
     next_attempt_at: datetime | None = None
     sent_at: datetime | None = None
-    bounce: dict[str, Any] | None = field(default=None)
+    # (address, code, reply) of a 5xx refusal: a hard bounce, suppressed at once.
+    refused: tuple[str, int, str] | None = field(default=None)
     in_doubt: bool = False  # the attempt may have delivered it after all
 
 
@@ -277,13 +277,20 @@ class DeliveryStore:
                 updated_at=_bind("now", Delivery.updated_at.type),
             )
         )
-        bounces = [
-            dict(o.bounce, campaign_id=campaign_id, created_at=now) for o in outcomes if o.bounce
-        ]
+        refused = [o.refused for o in outcomes if o.refused]
         with session_scope(self.engine) as s:
             s.connection().execute(stmt, rows)
-            if bounces:
-                s.execute(insert(BounceEvent), bounces)
+            for address, code, reply in refused:
+                record_bounce(
+                    s,
+                    email=address,
+                    kind=BounceKind.HARD,
+                    source="smtp",
+                    detail=f"{code} {reply}",
+                    campaign_id=campaign_id,
+                    code=code,
+                    now=now,
+                )
 
     def next_due(self, campaign_id: int) -> tuple[int, datetime | None]:
         """(rows not yet final, earliest next attempt among queued/deferred)."""
@@ -323,16 +330,3 @@ def _attrs(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         return dict(json.loads(value))
     return {}
-
-
-def hard_bounce(claimed: Claimed, code: int, reply: str) -> dict[str, Any] | None:
-    if claimed.email_hash is None:
-        return None
-    return {
-        "email_hash": claimed.email_hash,
-        "subscriber_id": claimed.subscriber_id,
-        "kind": BounceKind.HARD.value,
-        "source": "smtp",
-        "code": code,
-        "detail": reply,
-    }

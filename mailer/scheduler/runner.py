@@ -21,6 +21,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine, select
 
+from mailer.bounces.process import process_messages
+from mailer.bounces.sources import open_source
 from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.campaigns.service import due_campaigns, mark_missed, start_campaign
 from mailer.db import session_scope
@@ -112,7 +114,30 @@ class Runner:
             replace_existing=True,
             misfire_grace_time=None,
         )
+        if self.settings.bounce_mailbox:
+            self.scheduler.add_job(
+                self.read_bounces,
+                "interval",
+                seconds=self.settings.bounce_poll_seconds,
+                id="bounces",
+                jobstore="memory",
+                replace_existing=True,
+                max_instances=1,
+                next_run_time=utcnow(),
+            )
         self.scheduler.start()
+
+    def read_bounces(self) -> None:
+        """Poll the configured bounce mailbox (Maildir, mbox or IMAP)."""
+        try:
+            with open_source(
+                self.settings.bounce_mailbox, self.settings.bounce_imap_password
+            ) as messages:
+                report = process_messages(self.db, self.settings, messages)
+            if report.messages - report.already_processed:
+                log.info("bounces: %s", report.as_dict())
+        except Exception:
+            log.exception("reading the bounce mailbox failed; trying again next time")
 
     def sweep(self) -> None:
         if self.stopping.is_set():

@@ -1,0 +1,1 @@
+"""Bounces and complaints: VERP, reading DSNs and ARF reports, the suppression policy."""
