@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, insert, literal, select, update
+from sqlalchemy import Select, and_, case, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from mailer.campaigns.models import (
+    PENDING,
     BounceEvent,
     BounceKind,
     Campaign,
@@ -236,17 +237,17 @@ def due_campaigns(session: Session, grace: timedelta, now: datetime | None = Non
     )
 
 
-def finish_if_done(session: Session, campaign_id: int) -> bool:
-    pending = session.scalar(
+def pending_rows(campaign_id: int) -> Select[int]:
+    """How many of a campaign's rows are not final yet (queued, deferred, sending)."""
+    return (
         select(func.count())
         .select_from(Delivery)
-        .where(
-            Delivery.campaign_id == campaign_id,
-            Delivery.status.in_(
-                [DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING]
-            ),
-        )
+        .where(Delivery.campaign_id == campaign_id, Delivery.status.in_(PENDING))
     )
+
+
+def finish_if_done(session: Session, campaign_id: int) -> bool:
+    pending = session.scalar(pending_rows(campaign_id))
     if pending:
         return False
     session.execute(

@@ -38,6 +38,7 @@ from mailer.campaigns.models import (
     Delivery,
     DeliveryStatus,
 )
+from mailer.campaigns.service import pending_rows
 from mailer.db import session_scope
 from subscribers.models import Subscriber, Subscription, Suppression
 
@@ -295,19 +296,7 @@ class DeliveryStore:
     def next_due(self, campaign_id: int) -> tuple[int, datetime | None]:
         """(rows not yet final, earliest next attempt among queued/deferred)."""
         with self.engine.connect() as conn:
-            pending = (
-                conn.scalar(
-                    select(func.count())
-                    .select_from(Delivery)
-                    .where(
-                        Delivery.campaign_id == campaign_id,
-                        Delivery.status.in_(
-                            [DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING]
-                        ),
-                    )
-                )
-                or 0
-            )
+            pending = conn.scalar(pending_rows(campaign_id)) or 0
             earliest = conn.scalar(
                 select(func.min(Delivery.next_attempt_at)).where(
                     Delivery.campaign_id == campaign_id,

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections import Counter
 from datetime import timedelta
@@ -21,21 +20,13 @@ from subscribers.models import utcnow
 from tests.mailer.helpers import EXAMPLE
 from tests.mailer.sending import SETTINGS, ledger, new_campaign, populate
 from tests.smtp_server import SmtpServer, free_port
+from tests.waiting import wait_for
 
 
 def runner_for(engine: Engine, transport: MemoryTransport, **settings: object) -> Runner:
     s = dataclasses.replace(SETTINGS, **settings)  # type: ignore[arg-type]
     deliver = DeliveryEngine(engine, s, lambda: transport, envelope_from="b@example.org")
     return Runner(engine, s, deliver, sweep_seconds=0.2)
-
-
-def wait_for(predicate, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def healthy(port: int) -> bool:

@@ -12,7 +12,6 @@ import email.policy
 import re
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import uvicorn
@@ -28,15 +27,7 @@ from tests.browser import artifact, browser
 from tests.mailer.sending import new_campaign
 from tests.mailer.web.conftest import SETTINGS
 from tests.smtp_server import SmtpServer
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.waiting import wait_for
 
 
 def body_text(raw: bytes, kind: str) -> str:
