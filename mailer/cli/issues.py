@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from email.utils import parseaddr
 from pathlib import Path
 
 import click
@@ -147,8 +148,6 @@ def test(ctx: click.Context, file: Path, to: str, list_slug: str | None, as_json
 
 
 def _address_of(from_header: str) -> str:
-    from email.utils import parseaddr
-
     return parseaddr(from_header)[1]
 
 

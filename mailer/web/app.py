@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from mailer.compose import tokens_for
 from mailer.db import make_engine
+from mailer.delivery.engine import envelope_sender
 from mailer.message import OutgoingMessage
 from mailer.settings import Settings
 from mailer.transport.smtp import SmtpConnection, smtp_config
@@ -33,7 +34,6 @@ class WebState:
 
 def smtp_sender(settings: Settings) -> Sender:
     """Send one message (a confirmation) over its own SMTP session."""
-    from mailer.delivery.engine import envelope_sender
 
     def send(message: OutgoingMessage) -> None:
         conn = SmtpConnection(smtp_config(settings))
