@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import random
 import resource
@@ -28,7 +29,8 @@ LANGS = ["en", "zh", "th", "vi", "km", "lo", "my", ""]
 BASELINE_DDL = """
 CREATE TABLE subscribers (
   id INTEGER PRIMARY KEY, email VARCHAR(320) NOT NULL, email_normalized VARCHAR(320) NOT NULL,
-  name VARCHAR(200) NOT NULL, language VARCHAR(35), attributes JSON NOT NULL,
+  email_hash VARCHAR(64) NOT NULL, name VARCHAR(200) NOT NULL, language VARCHAR(35),
+  attributes JSON NOT NULL,
   consent_source VARCHAR(200), consent_at DATETIME, consent_ip VARCHAR(45),
   created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,
   CONSTRAINT uq_subscribers_email_normalized UNIQUE (email_normalized))
@@ -60,8 +62,9 @@ def run_baseline(csv_path: Path, db: Path) -> tuple[int, float]:
     conn.execute(BASELINE_DDL)
     now = "2026-01-01 00:00:00.000000"
     sql = (
-        "INSERT INTO subscribers (email, email_normalized, name, language, attributes,"
-        " consent_source, consent_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
+        "INSERT INTO subscribers (email, email_normalized, email_hash, name, language,"
+        " attributes, consent_source, consent_at, created_at, updated_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?)"
     )
     n = 0
     with csv_path.open(encoding="utf-8", newline="") as f:
@@ -70,7 +73,9 @@ def run_baseline(csv_path: Path, db: Path) -> tuple[int, float]:
         batch = []
         for email, name, lang, country, org in reader:
             attrs = json.dumps({"country": country, "organization": org})
-            batch.append((email, email.lower(), name, lang or None, attrs, "bench", now, now, now))
+            key = email.lower()
+            digest = hashlib.sha256(key.encode()).hexdigest()
+            batch.append((email, key, digest, name, lang or None, attrs, "bench", now, now, now))
             if len(batch) == 10_000:
                 conn.executemany(sql, batch)
                 n += len(batch)
