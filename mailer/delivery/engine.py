@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,6 +61,22 @@ class RetryPolicy:
         return cls(
             s.retry_base_seconds, s.retry_max_seconds, timedelta(hours=s.retry_deadline_hours)
         )
+
+
+class _Either:
+    """Stopped when the caller says so or when a fellow worker failed."""
+
+    def __init__(self, stop: threading.Event, halt: threading.Event) -> None:
+        self.stop = stop
+        self.halt = halt
+
+    def is_set(self) -> bool:
+        return self.stop.is_set() or self.halt.is_set()
+
+    def wait(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.is_set() and (left := end - time.monotonic()) > 0:
+            self.stop.wait(min(left, 0.05))
 
 
 class DeliveryEngine:
@@ -118,22 +135,25 @@ class DeliveryEngine:
                     factories[language] = composition.factory(language)
                 return factories[language]
 
+        # A worker's error stops this run's other workers, not the caller's
+        # other runs (one engine serves every campaign of `mailer run`).
+        errors: list[Exception] = []
+        halt = threading.Event()
         threads = [
             threading.Thread(
                 target=self._worker,
-                args=(campaign_id, stop, factory, on_batch),
+                args=(campaign_id, _Either(stop, halt), factory, on_batch, errors),
                 name=f"deliver-{campaign_id}-{i}",
                 daemon=True,
             )
             for i in range(self.workers)
         ]
-        self._errors: list[Exception] = []
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        if self._errors:
-            raise self._errors[0]
+        if errors:
+            raise errors[0]
         with session_scope(self.db) as s:
             finish_if_done(s, campaign_id)
         return self.store.campaign_status(campaign_id) or "unknown"
@@ -141,9 +161,10 @@ class DeliveryEngine:
     def _worker(
         self,
         campaign_id: int,
-        stop: threading.Event,
+        stop: _Either,
         factory: Callable[[str], MessageFactory],
         on_batch: Callable[[], None] | None,
+        errors: list[Exception],
     ) -> None:
         transport: Transport | None = None
         try:
@@ -177,8 +198,8 @@ class DeliveryEngine:
                     on_batch()
         except Exception as exc:
             log.exception("delivery worker for campaign %s stopped by an error", campaign_id)
-            self._errors.append(exc)
-            stop.set()
+            errors.append(exc)
+            stop.halt.set()
         finally:
             if transport is not None:
                 transport.close()

@@ -215,3 +215,21 @@ def test_deleted_subscriber_is_skipped(engine: Engine) -> None:
     transport = MemoryTransport()
     engine_for(engine, transport).run(cid, threading.Event())
     assert Counter(r.status for r in ledger(engine, cid)) == {"sent": 1, DeliveryStatus.SKIPPED: 1}
+
+
+def test_a_worker_bug_ends_this_run_but_not_the_caller(engine: Engine) -> None:
+    import pytest
+
+    populate(engine, 5)
+    cid = new_campaign(engine)
+
+    class Broken(MemoryTransport):
+        def send(self, *a: object, **k: object) -> SendResult:  # type: ignore[override]
+            raise RuntimeError("a bug, not a mail server's reply")
+
+    outer = threading.Event()
+    with pytest.raises(RuntimeError, match="a bug"):
+        engine_for(engine, Broken(), workers=2).run(cid, outer)
+    assert not outer.is_set()  # `mailer run`'s other campaigns keep going
+    rows = ledger(engine, cid)
+    assert all(r.status == "queued" for r in rows)  # handed back, nothing lost
