@@ -274,6 +274,11 @@ def import_(ctx: click.Context, file: Path, list_slug: str, confirmed: bool, as_
     click.echo(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{len(report.rejected)} rejected."
+        + (
+            f" ({report.duplicates} duplicate lines merged into earlier ones)"
+            if report.duplicates
+            else ""
+        )
     )
     for r in report.rejected:
         click.echo(f"  line {r.line}: {r.email or '(no email)'}: {r.reason}")

@@ -90,6 +90,10 @@ def test_lists_and_subscribers_end_to_end(run, tmp_path: Path) -> None:  # type:
 
     csv_path = tmp_path / "people.csv"
     csv_path.write_text("email,name\nnew@example.org,New\nbroken,\n", encoding="utf-8")
+    dupes = tmp_path / "dupes.csv"
+    dupes.write_text("email\nd@example.org\nD@example.org\n", encoding="utf-8")
+    r = run("subscribers", "import", str(dupes), "--list", "lmec-news")
+    assert "1 added, 0 updated, 0 unchanged, 0 rejected. (1 duplicate lines merged" in r.output
     r = run("subscribers", "import", str(csv_path), "--list", "lmec-news", "--json")
     assert r.exit_code == 0
     assert json.loads(r.output) == {
@@ -109,7 +113,7 @@ def test_lists_and_subscribers_end_to_end(run, tmp_path: Path) -> None:  # type:
     )
 
     shown = json.loads(run("lists", "show", "lmec-news", "--json").output)
-    assert shown["counts"] == {"unconfirmed": 1, "confirmed": 1, "unsubscribed": 0}
+    assert shown["counts"] == {"unconfirmed": 2, "confirmed": 1, "unsubscribed": 0}
     assert len(json.loads(run("lists", "ls", "--json").output)) == 1
     listed = json.loads(run("subscribers", "ls", "--status", "confirmed", "--json").output)
     assert [x["email"] for x in listed] == ["li.wei@example.org"]
@@ -118,6 +122,7 @@ def test_lists_and_subscribers_end_to_end(run, tmp_path: Path) -> None:  # type:
     assert run("subscribers", "export", "--list", "lmec-news", "-o", str(out)).exit_code == 0
     assert out.read_text(encoding="utf-8").splitlines() == [
         "email,name,language,country",
+        "d@example.org,,,",
         "li.wei@example.org,Li Wei,,CN",
         "new@example.org,New,,",
     ]
