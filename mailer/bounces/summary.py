@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailer.campaigns.models import BounceEvent, BounceKind
-from mailer.campaigns.service import bounce_counts
+from mailer.campaigns.report import bounce_counts
 from subscribers.addresses import parse_address
 
 

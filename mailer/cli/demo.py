@@ -15,7 +15,7 @@ import click
 
 from mailer.campaigns import service as campaigns
 from mailer.cli.context import App, app
-from mailer.cli.sending import deliver_in_foreground
+from mailer.cli.foreground import deliver_in_foreground
 from mailer.compose import SAMPLE, compose
 from mailer.content import load_issue_set
 from mailer.db import make_engine, session_scope, upgrade

@@ -15,7 +15,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from mailer.campaigns.service import Report
+from mailer.campaigns.report import Report
 from mailer.cli.context import App
 
 

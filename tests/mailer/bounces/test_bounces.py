@@ -13,8 +13,8 @@ from mailer.bounces.policy import Policy, record
 from mailer.bounces.process import process_messages
 from mailer.bounces.sources import SourceError, maildir, mbox
 from mailer.bounces.verp import parse_verp, verp_address
-from mailer.campaigns import service
 from mailer.campaigns.models import BounceEvent, BounceKind
+from mailer.campaigns.report import report as campaign_report
 from mailer.db import session_scope
 from mailer.delivery.engine import smtp_engine
 from subscribers.addresses import parse_address
@@ -143,7 +143,7 @@ def test_dsns_complaints_and_auto_replies_from_a_maildir(engine: Engine, tmp_pat
                 ("complaint", cid, "arf"),
             ]
         )
-        assert service.report(s, cid).bounces == {"hard": 2, "soft": 1, "complaint": 1}
+        assert campaign_report(s, cid).bounces == {"hard": 2, "soft": 1, "complaint": 1}
     with maildir(folder) as messages:
         again = process_messages(engine, S, messages).as_dict()
     assert again["already_processed"] == 5 and again["suppressed"] == []
@@ -213,7 +213,7 @@ def test_550_at_send_time_suppresses_and_the_next_campaign_skips(engine: Engine)
         info = describe(s, "u1@example.org")
         assert info["suppression"]["reason"] == "bounced"
         assert info["suppression"]["detail"].startswith(f"hard bounce in campaign {cid}: 550")
-        assert service.report(s, cid).bounces["hard"] == 1
+        assert campaign_report(s, cid).bounces["hard"] == 1
     nxt = new_campaign(engine, force=True)
     assert sorted(r.subscriber_id for r in ledger(engine, nxt)) == [1, 3]
 

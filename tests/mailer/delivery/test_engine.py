@@ -7,6 +7,7 @@ from sqlalchemy import Engine, select, update
 
 from mailer.campaigns import service
 from mailer.campaigns.models import BounceEvent, Delivery, DeliveryStatus
+from mailer.campaigns.report import report
 from mailer.db import session_scope
 from mailer.delivery.engine import DeliveryEngine, RetryPolicy
 from mailer.delivery.ratelimit import TokenBucket
@@ -101,7 +102,7 @@ def test_unsubscribed_or_suppressed_after_start_are_skipped(engine: Engine) -> N
     engine_for(engine, transport).run(cid, threading.Event())
     assert sorted(m.recipient for m in transport.sent) == ["u0@example.org", "u3@example.org"]
     with session_scope(engine) as s:
-        assert service.report(s, cid).summary()["skipped"] == 2
+        assert report(s, cid).summary()["skipped"] == 2
 
 
 def test_in_doubt_rows_are_resent_with_the_same_message_id(engine: Engine) -> None:
@@ -115,7 +116,7 @@ def test_in_doubt_rows_are_resent_with_the_same_message_id(engine: Engine) -> No
     transport = MemoryTransport()
     engine_for(engine, transport).run(cid, threading.Event())
     with session_scope(engine) as s:
-        r = service.report(s, cid)
+        r = report(s, cid)
     assert r.summary()["sent"] == 10 and r.in_doubt == 4
     assert sorted(r.in_doubt_recipients) == sorted(f"u{i}@example.org" for i in range(4))
 

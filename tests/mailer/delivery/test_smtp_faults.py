@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from mailer.campaigns import service
+from mailer.campaigns.report import report
 from mailer.db import session_scope
 from mailer.delivery.engine import RetryPolicy, smtp_engine
 from tests.mailer.sending import SETTINGS, ledger, new_campaign, populate
@@ -51,10 +51,10 @@ def test_faults_from_a_real_server(engine: Engine) -> None:
     for i in range(6, 12):
         assert rows[f"u{i}@example.org"].status == "sent" and got[f"u{i}@example.org"] == 1
     with session_scope(engine) as s:
-        report = service.report(s, cid)
-    assert report.in_doubt_recipients == ["u5@example.org"]
+        found = report(s, cid)
+    assert found.in_doubt_recipients == ["u5@example.org"]
     duplicates = sum(n - 1 for n in got.values() if n > 1)
-    assert duplicates <= report.in_doubt
+    assert duplicates <= found.in_doubt
 
 
 def test_slow_server_times_out_and_is_retried(engine: Engine) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
-from mailer.campaigns import service
+from mailer.campaigns.report import report
 from mailer.db import make_engine, session_scope
 from mailer.delivery.engine import smtp_engine
 from mailer.devserver import free_port
@@ -114,6 +114,6 @@ def test_subscribe_confirm_unsubscribe_in_a_browser(sqlite_template: Path, tmp_p
             assert info["subscriptions"][0]["status"] == "unsubscribed"
         second = new_campaign(engine, force=True)
         with session_scope(engine) as s:
-            assert service.report(s, second).recipients == 0  # the next campaign skips them
+            assert report(s, second).recipients == 0  # the next campaign skips them
     for name in ("web-1-subscribe", "web-3-confirmed", "web-5-unsubscribed"):
         assert artifact(f"{name}.png").stat().st_size > 5_000

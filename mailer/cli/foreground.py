@@ -1,0 +1,87 @@
+"""Delivering in the foreground (`send --wait`, `campaigns resume --wait`, the demo)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from mailer.campaigns.models import CampaignStatus
+from mailer.campaigns.report import Report, report
+from mailer.cli.context import App, print_json
+from mailer.cli.progress import send_progress
+from mailer.db import session_scope
+from mailer.delivery.engine import smtp_engine
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM/SIGINT set the event: the message in flight finishes, then we stop."""
+    stop = threading.Event()
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def handler(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    for s in previous:
+        signal.signal(s, handler)
+    try:
+        yield stop
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def deliver_in_foreground(a: App, campaign_id: int) -> Report:
+    """Send now, showing progress; returns the final report."""
+    engine = smtp_engine(a.engine, a.settings)
+    result: dict[str, object] = {}
+    with stop_on_signals() as stop:
+
+        def work() -> None:
+            try:
+                result["status"] = engine.run(campaign_id, stop)
+            except Exception as exc:
+                result["error"] = exc
+
+        thread = threading.Thread(target=work, name="deliver", daemon=True)
+        thread.start()
+        with send_progress(a) as show:
+            while thread.is_alive():
+                with session_scope(a.engine) as s:
+                    show(report(s, campaign_id))
+                thread.join(0.25)
+            with session_scope(a.engine) as s:
+                final = report(s, campaign_id)
+            show(final)
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    return final
+
+
+def print_report(r: Report, as_json: bool, full: bool = False) -> None:
+    if as_json:
+        print_json(r.as_dict() if full else r.summary())
+        return
+    c = r.counts
+    click.echo(f"Campaign {r.campaign} ({r.slug} → {r.list_slug}): {r.status}")
+    click.echo(
+        f"  recipients {r.recipients}: sent {c['sent']}, failed {c['failed']}, "
+        f"deferred {c['deferred']}, skipped {c['skipped']}, queued {c['queued']}, "
+        f"sending {c['sending']}; in doubt {r.in_doubt}"
+    )
+    if full:
+        click.echo(
+            f"  scheduled {r.scheduled_at:%Y-%m-%d %H:%M:%S} UTC; rate "
+            f"{r.rate:.1f}/s over the last minute"
+        )
+        for email in r.in_doubt_recipients:
+            click.echo(f"  in doubt: {email}")
+
+
+def exit_code(r: Report) -> int:
+    pending = r.counts["queued"] + r.counts["deferred"] + r.counts["sending"]
+    return 0 if r.status == CampaignStatus.FINISHED and pending == 0 else 1
