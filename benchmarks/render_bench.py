@@ -19,7 +19,7 @@ from pathlib import Path
 
 import dkim
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from mailer.content import load_issue_set
 from mailer.message import DkimSigner, MessageFactory, Recipient, SenderInfo
@@ -66,7 +66,16 @@ def main() -> None:
     )
     plain = MessageFactory(prepared.for_language("en"), sender, tokens)
     signed = MessageFactory(
-        prepared.for_language("en"), sender, tokens, DkimSigner("sel", "example.org", pem)
+        prepared.for_language("en"), sender, tokens, [DkimSigner("sel", "example.org", pem)]
+    )
+    ed_pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    both = MessageFactory(
+        prepared.for_language("en"),
+        sender,
+        tokens,
+        [DkimSigner("sel", "example.org", pem), DkimSigner("ed", "example.org", ed_pem)],
     )
     people = [
         Recipient(i, f"reader.{i}@example.org", f"Reader {i}", {"country": "LA"}) for i in range(n)
@@ -77,6 +86,7 @@ def main() -> None:
     base = per_message_us(lambda i: bytes(bytearray(sample)), n)
     build = per_message_us(lambda i: plain.build(people[i]), n)
     sign = per_message_us(lambda i: signed.build(people[i]), max(n // 5, 1))
+    sign2 = per_message_us(lambda i: both.build(people[i]), max(n // 5, 1))
     m = max(n // 100, 20)
     dkimpy = per_message_us(
         lambda i: dkim.sign(
@@ -91,6 +101,7 @@ def main() -> None:
         ("baseline: copy the bytes", base),
         ("personalize + build (no DKIM)", build),
         ("personalize + build + DKIM (RSA)", sign),
+        ("  … + a second, ed25519 signature", sign2),
         ("dkimpy sign alone (comparison)", dkimpy),
     ]:
         print(f"{label:<36} {us:>11.1f} {us / base:>11.1f}")

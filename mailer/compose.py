@@ -31,19 +31,29 @@ class Composition:
     prepared: PreparedIssue
     sender: SenderInfo
     tokens: Tokens
-    signer: DkimSigner | None
+    signers: tuple[DkimSigner, ...]
 
     def factory(self, language: str | None) -> MessageFactory:
         variant = self.prepared.for_language(language)
-        return MessageFactory(variant, self.sender, self.tokens, self.signer)
+        return MessageFactory(variant, self.sender, self.tokens, self.signers)
 
 
-def signer_for(settings: Settings) -> DkimSigner | None:
-    if not settings.dkim_key_file:
-        return None
-    return DkimSigner.from_file(
-        settings.dkim_selector, settings.dkim_domain, settings.dkim_key_file
-    )
+def signers_for(settings: Settings) -> tuple[DkimSigner, ...]:
+    """RSA (MAILER_DKIM_*) and, optionally, a second ed25519 signature."""
+    signers = []
+    if settings.dkim_key_file:
+        signers.append(
+            DkimSigner.from_file(
+                settings.dkim_selector, settings.dkim_domain, settings.dkim_key_file
+            )
+        )
+    if settings.dkim_ed25519_key_file:
+        signers.append(
+            DkimSigner.from_file(
+                settings.dkim_ed25519_selector, settings.dkim_domain, settings.dkim_ed25519_key_file
+            )
+        )
+    return tuple(signers)
 
 
 def tokens_for(settings: Settings) -> Tokens:
@@ -77,7 +87,7 @@ def compose(
         subject_prefix=subject_prefix,
     )
     return Composition(
-        prepare_issue(issues, audience), sender, tokens_for(settings), signer_for(settings)
+        prepare_issue(issues, audience), sender, tokens_for(settings), signers_for(settings)
     )
 
 

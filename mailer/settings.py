@@ -45,6 +45,8 @@ class Settings:
     dkim_selector: str = _opt("")
     dkim_domain: str = _opt("")
     dkim_key_file: str = _opt("")
+    dkim_ed25519_selector: str = _opt("")  # optional second signature, ed25519-sha256
+    dkim_ed25519_key_file: str = _opt("")
     rate_limit: float = _opt(0.0)
     broker_url: str = _opt("", secret=True)
     organization: str = _opt("")
@@ -143,9 +145,12 @@ def _check(s: Settings, origin: Mapping[str, str], problems: list[str]) -> None:
         ZoneInfo(s.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         bad("timezone", f"{s.timezone!r} is not a time zone such as Asia/Shanghai")
-    dkim = [s.dkim_selector, s.dkim_domain, s.dkim_key_file]
-    if any(dkim) and not all(dkim):
+    rsa_key = [s.dkim_selector, s.dkim_key_file]
+    if any(rsa_key) and not (all(rsa_key) and s.dkim_domain):
         bad("dkim_key_file", "DKIM needs all three of dkim_selector, dkim_domain and dkim_key_file")
+    ed_key = [s.dkim_ed25519_selector, s.dkim_ed25519_key_file]
+    if any(ed_key) and not (all(ed_key) and s.dkim_domain):
+        bad("dkim_ed25519_key_file", "needs dkim_ed25519_selector and dkim_domain too")
 
 
 def load_settings(

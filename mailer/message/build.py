@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
@@ -69,12 +69,12 @@ class MessageFactory:
         variant: PreparedVariant,
         sender: SenderInfo,
         tokens: Tokens,
-        signer: DkimSigner | None = None,
+        signers: Sequence[DkimSigner] = (),
     ) -> None:
         self.variant = variant
         self.sender = sender
         self.tokens = tokens
-        self.signer = signer
+        self.signers = tuple(signers)
         from_name, from_addr = parse_from(sender.from_address)
         self.from_domain = split_address(from_addr)[1] or "localhost"
         self.base_url = sender.base_url.rstrip("/")
@@ -143,10 +143,13 @@ class MessageFactory:
         html, html_c = self._html.render(values, _escape_html)
         body = [self._text_head, *text, self._html_head, *html, self._tail]
         head = b"".join(lines) + self._static_headers
-        if self.signer is not None:
+        if self.signers:
             canonical = [self._text_head, *text_c, self._html_head, *html_c, self._tail]
             pairs = [_pair(line) for line in lines] + self._static_pairs
-            head = self.signer.sign(pairs, canonical) + head
+            # Each signature covers the same headers and body (not the others'
+            # DKIM-Signature fields), so their order does not matter.
+            signatures = [signer.sign(pairs, canonical) for signer in self.signers]
+            head = b"".join(signatures) + head
         data = head + b"\r\n" + b"".join(body)
         return OutgoingMessage(r.email, mid, data, smtputf8)
 

@@ -1,4 +1,4 @@
-"""DKIM signing (RFC 6376): rsa-sha256, relaxed/relaxed, key loaded once.
+"""DKIM signing (RFC 6376): rsa-sha256 (and ed25519-sha256), relaxed/relaxed, key loaded once.
 
 dkimpy signs in pure Python and parses the key on every call (13-20 ms a
 message here, PERF-NOTES.md); this signer does the same canonicalization and
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from mailer.errors import SettingsError
 
@@ -46,15 +46,28 @@ def relaxed_header(name: bytes, value: bytes) -> bytes:
 
 
 class DkimSigner:
+    """rsa-sha256 for an RSA key, ed25519-sha256 (RFC 8463) for an Ed25519 key."""
+
     def __init__(self, selector: str, domain: str, private_key_pem: bytes) -> None:
         key = serialization.load_pem_private_key(private_key_pem, password=None)
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise SettingsError(["dkim_key_file: expected an RSA private key"])
-        if key.key_size < 1024:
-            raise SettingsError([f"dkim_key_file: a {key.key_size}-bit key is too weak"])
+        if isinstance(key, rsa.RSAPrivateKey):
+            if key.key_size < 1024:
+                raise SettingsError([f"dkim_key_file: a {key.key_size}-bit key is too weak"])
+            self.algorithm = "rsa-sha256"
+        elif isinstance(key, ed25519.Ed25519PrivateKey):
+            self.algorithm = "ed25519-sha256"
+        else:
+            raise SettingsError(["dkim_key_file: expected an RSA or Ed25519 private key"])
         self._key = key
         self.selector = selector
         self.domain = domain
+
+    def _sign(self, data: bytes) -> bytes:
+        if isinstance(self._key, rsa.RSAPrivateKey):
+            return self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        # RFC 8463 section 3: Ed25519 signs the SHA-256 hash of the header data.
+        assert isinstance(self._key, ed25519.Ed25519PrivateKey)
+        return self._key.sign(hashlib.sha256(data).digest())
 
     @classmethod
     def from_file(cls, selector: str, domain: str, path: str) -> DkimSigner:
@@ -87,13 +100,13 @@ class DkimSigner:
         # The last instance of each header name is the one that is signed.
         last = {name.lower(): value for name, value in headers}
         tags = (
-            f" v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector};\r\n"
+            f" v=1; a={self.algorithm}; c=relaxed/relaxed; d={self.domain}; s={self.selector};\r\n"
             f"\tt={timestamp or int(time.time())}; h={':'.join(names)};\r\n"
             f"\tbh={base64.b64encode(body_hash.digest()).decode('ascii')};\r\n\tb="
         ).encode("ascii")
         signed = b"".join(relaxed_header(n.encode(), last[n.encode()]) for n in names)
         signed += relaxed_header(b"DKIM-Signature", tags)[:-2]  # no final CRLF
-        signature = self._key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+        signature = self._sign(signed)
         b64 = base64.b64encode(signature)
         folded = b"\r\n\t ".join(b64[i : i + 70] for i in range(0, len(b64), 70))
         return b"DKIM-Signature:" + tags + folded + b"\r\n"

@@ -41,7 +41,7 @@ def sender(**overrides: object) -> SenderInfo:
     return SenderInfo(**base)  # type: ignore[arg-type]
 
 
-def factory(signer: DkimSigner | None = None, **overrides: object) -> MessageFactory:
+def factory(*signers: DkimSigner, **overrides: object) -> MessageFactory:
     return MessageFactory(
-        example_prepared().for_language("en"), sender(**overrides), Tokens(SECRET), signer
+        example_prepared().for_language("en"), sender(**overrides), Tokens(SECRET), signers
     )

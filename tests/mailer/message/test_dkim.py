@@ -78,3 +78,41 @@ def test_bad_keys_are_clear_errors(tmp_path) -> None:  # type: ignore[no-untyped
     bad.write_text("not a key")
     with pytest.raises(SettingsError, match="not a PEM private key"):
         DkimSigner.from_file("s", "example.org", str(bad))
+
+
+def test_rsa_and_ed25519_signatures_both_verify(keypair: tuple[bytes, bytes]) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    pytest.importorskip("nacl", reason="dkimpy verifies ed25519 with PyNaCl")
+    pem, rsa_record = keypair
+    ed_key = ed25519.Ed25519PrivateKey.generate()
+    ed_pem = ed_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    raw = ed_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    records = {
+        b"rsa2026._domainkey.example.org.": rsa_record,
+        b"ed2026._domainkey.example.org.": b"v=DKIM1; k=ed25519; p=" + base64.b64encode(raw),
+    }
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        return records[name]
+
+    signers = (
+        DkimSigner("rsa2026", "example.org", pem),
+        DkimSigner("ed2026", "example.org", ed_pem),
+    )
+    assert [s.algorithm for s in signers] == ["rsa-sha256", "ed25519-sha256"]
+
+    def verifies(message: bytes, idx: int) -> bool:
+        try:
+            return bool(dkim.DKIM(message).verify(idx=idx, dnsfunc=dns))
+        except dkim.ValidationError:
+            return False
+
+    data = factory(*signers).build(Recipient(3, "a@example.org", "A")).data
+    assert verifies(data, 0) and verifies(data, 1)
+    tampered = data.replace(b"Teng Yue", b"Teng Yu", 1)
+    assert tampered != data and not verifies(tampered, 0) and not verifies(tampered, 1)
