@@ -132,7 +132,7 @@ def _stage(
     """Pass one: check each row; good ones go to the staging table."""
     reader = csv.reader(text)
     header = read_header(reader)
-    insert = sql.insert_staging
+    write = _writer(conn, sql)
     rows: list[tuple[Any, ...]] = []
     reject = report.rejected.append
     start = reader.line_num + 1
@@ -148,20 +148,39 @@ def _stage(
                 reject(Rejection(line, email, str(exc)))
                 continue
             if len(rows) >= CHUNK:
-                conn.exec_driver_sql(insert, rows)
+                write(rows)
                 rows = []
                 if progress is not None:
                     progress(counting.position)
     except csv.Error as exc:
         raise ImportFailed(f"line {reader.line_num}: the CSV cannot be read: {exc}") from None
     if rows:
-        conn.exec_driver_sql(insert, rows)
+        write(rows)
     if progress is not None:
         progress(counting.position)
 
 
 # A file holds a handful of distinct language tags: check each once.
 _language = functools.lru_cache(maxsize=1024)(check_language)
+
+
+def _writer(conn: Connection, sql: MergeSql) -> Callable[[list[tuple[Any, ...]]], None]:
+    """Rows into the staging table: COPY on PostgreSQL, executemany elsewhere."""
+    if sql.copy_staging is None:
+
+        def executemany(rows: list[tuple[Any, ...]]) -> None:
+            conn.exec_driver_sql(sql.insert_staging, rows)
+
+        return executemany
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+
+    def copy(rows: list[tuple[Any, ...]]) -> None:
+        with raw.cursor() as cur, cur.copy(sql.copy_staging) as out:  # type: ignore[attr-defined]
+            for row in rows:
+                out.write_row(row)
+
+    return copy
 
 
 def _check_row(fields: list[str], h: Header) -> tuple[Any, ...]:

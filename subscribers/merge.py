@@ -31,6 +31,7 @@ class MergeSql:
         # PostgreSQL never auto-analyzes a temporary table; without statistics
         # it plans the joins below as nested loops over 200,000-row scans.
         self.analyze_staging = "ANALYZE import_rows" if pg else None
+        self.copy_staging = f"COPY import_rows ({', '.join(_COLUMNS)}) FROM STDIN" if pg else None
         self.insert_staging = (
             f"INSERT INTO import_rows ({', '.join(_COLUMNS)}) "
             f"VALUES ({', '.join([mark] * len(_COLUMNS))})"
