@@ -58,6 +58,10 @@ class Settings:
     retry_max_seconds: float = _opt(3600.0)
     retry_deadline_hours: float = _opt(72.0)  # deferred past this → failed
     send_grace_minutes: float = _opt(60.0)  # a start missed by more waits for `resume`
+    # Circuit breaker: a campaign pauses itself when hard bounces, blocks and
+    # errors exceed this share of its last `breaker_window` attempts (0 = off).
+    breaker_share: float = _opt(0.05)
+    breaker_window: int = _opt(200)
     bounce_mailbox: str = _opt("")  # Maildir folder, mbox file or imap(s)://user@host/BOX
     bounce_imap_password: str = _opt("", secret=True)
     bounce_poll_seconds: float = _opt(300.0)  # how often `mailer run` reads bounce_mailbox
@@ -139,6 +143,10 @@ def _check(s: Settings, origin: Mapping[str, str], problems: list[str]) -> None:
         bad(
             "bounce_poll_seconds", "bounce_poll_seconds and bounce_soft_reset_days must be positive"
         )
+    if not 0 <= s.breaker_share <= 1:
+        bad("breaker_share", "must be between 0 and 1 (0.05 is 5 %; 0 turns the breaker off)")
+    if s.breaker_window < 1:
+        bad("breaker_window", "must be at least 1")
     if s.send_grace_minutes < 0:
         bad("send_grace_minutes", "cannot be negative")
     try:

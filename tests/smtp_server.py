@@ -2,7 +2,10 @@
 
 Like Mailman's SMTP test layer: messages are kept in memory per recipient;
 ``rules`` map a recipient to the reply it gets (at RCPT or at DATA), and
-``drop_after_data`` hangs up without answering the final dot.
+``drop_after_data`` hangs up without answering the final dot. A relay that
+refuses us: ``mail_rule`` answers every MAIL FROM, ``data_all`` every final
+dot, and ``password`` makes the server require AUTH (a wrong one gets 535).
+Each can be changed while the server runs ("the relay was fixed").
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 def free_port() -> int:
@@ -41,8 +44,36 @@ class Handler:
     delay: float = 0.0
     # Apply a recipient's rule this many times only, then accept (a server recovering).
     times: dict[str, int] = field(default_factory=dict)
+    mail_rule: str | None = None
+    data_all: str | None = None
+    password: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     connections: int = 0
+    refused_mail: int = 0
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if self.password is not None and not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        if self.mail_rule:
+            with self.lock:
+                self.refused_mail += 1
+            return self.mail_rule
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and data.password.decode() == self.password
+        return AuthResult(success=ok, handled=False)
 
     async def handle_EHLO(
         self,
@@ -88,7 +119,7 @@ class Handler:
                 )
             server.transport.close()
             return "421 closing"
-        rule = self._rule(self.data_rules, rcpt)
+        rule = self._rule(self.data_rules, rcpt) or self.data_all
         if rule:
             return rule
         with self.lock:
@@ -132,6 +163,8 @@ class SmtpServer:
             port=self.port,
             enable_SMTPUTF8=smtputf8,
             decode_data=False,
+            authenticator=self.handler.authenticate,
+            auth_require_tls=False,
         )
 
     def __enter__(self) -> SmtpServer:

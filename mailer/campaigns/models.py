@@ -65,6 +65,9 @@ class Campaign(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Why the campaign paused itself (a refusing relay, the circuit breaker);
+    # cleared by resume. None when staff paused it.
+    pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Delivery(Base):
@@ -91,6 +94,9 @@ class Delivery(Base):
     in_doubt: Mapped[bool] = mapped_column(Boolean, default=False)
     smtp_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     smtp_reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # How a failed or deferred attempt was graded (mailer.delivery.outcomes.Failure):
+    # hard, soft, block, fail or error. Blocks are counted apart and never suppress.
+    failure: Mapped[str | None] = mapped_column(String(10), nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

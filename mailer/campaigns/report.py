@@ -29,6 +29,8 @@ class Report:
     in_doubt_recipients: list[str] = field(default_factory=list)
     rate: float = 0.0  # messages sent per second over the last minute
     bounces: dict[str, int] = field(default_factory=dict)  # hard, soft, complaint
+    blocked: int = 0  # failed deliveries the relay refused by policy (5.7.x): never suppressed
+    pause_reason: str | None = None
 
     @property
     def recipients(self) -> int:
@@ -44,6 +46,7 @@ class Report:
             "deferred": self.counts.get("deferred", 0),
             "skipped": self.counts.get("skipped", 0),
             "in_doubt": self.in_doubt,
+            "blocked": self.blocked,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -60,7 +63,13 @@ class Report:
             "rate": round(self.rate, 2),
             "in_doubt_recipients": self.in_doubt_recipients,
             "bounces": self.bounces,
+            "pause_reason": self.pause_reason,
         }
+
+    @property
+    def state(self) -> str:
+        """``paused: relay refused sender (553 …)`` when the campaign paused itself."""
+        return f"{self.status}: {self.pause_reason}" if self.pause_reason else self.status
 
 
 def report(session: Session, campaign_id: int, now: datetime | None = None) -> Report:
@@ -118,6 +127,13 @@ def report(session: Session, campaign_id: int, now: datetime | None = None) -> R
         in_doubt_recipients=[e or "(erased)" for e in doubt],
         rate=recent / window,
         bounces=bounce_counts(session, c.id),
+        blocked=session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.campaign_id == c.id, Delivery.failure == "block")
+        )
+        or 0,
+        pause_reason=c.pause_reason,
     )
 
 

@@ -162,22 +162,32 @@ def pause(session: Session, campaign_id: int) -> Campaign:
             f"campaign {c.id} is {c.status}; only a scheduled or sending one pauses"
         )
     c.status = CampaignStatus.PAUSED
+    c.pause_reason = None  # staff paused it; the reason is theirs
     session.flush()
     return c
 
 
 def resume(session: Session, campaign_id: int, now: datetime | None = None) -> Campaign:
-    """Paused or missed → on its way again; a campaign cut short by a crash keeps sending."""
+    """Paused or missed → on its way again; a campaign cut short by a crash keeps sending.
+
+    A campaign paused before its start keeps its scheduled time: resumed
+    before it, it waits for it; resumed after it, it starts now. A scheduled
+    campaign stays as it is.
+    """
     c = get_campaign(session, campaign_id)
     now = now or utcnow()
-    if c.status == CampaignStatus.SENDING:
+    if c.status in (CampaignStatus.SENDING, CampaignStatus.SCHEDULED):
         return c
     if c.status == CampaignStatus.PAUSED:
-        c.status = CampaignStatus.SENDING if c.started_at else CampaignStatus.SCHEDULED
+        c.pause_reason = None
+        if c.started_at:
+            c.status = CampaignStatus.SENDING
+        else:
+            c.status = CampaignStatus.SCHEDULED
+            if c.scheduled_at <= now:
+                start_campaign(session, c, now)
     elif c.status == CampaignStatus.MISSED:
         start_campaign(session, c, now)
-    elif c.status == CampaignStatus.SCHEDULED:
-        c.scheduled_at = min(c.scheduled_at, now)
     else:
         raise CampaignError(f"campaign {c.id} is {c.status} and cannot be resumed")
     session.flush()

@@ -9,7 +9,7 @@ from mailer.campaigns import service as campaigns
 from mailer.campaigns.models import CampaignStatus
 from mailer.campaigns.report import list_campaigns, report
 from mailer.cli.context import app, print_json
-from mailer.cli.foreground import deliver_in_foreground, exit_code, print_report
+from mailer.cli.foreground import deliver_in_foreground, exit_code, print_report, wait_until
 
 
 @click.group("campaigns")
@@ -115,13 +115,24 @@ def resume(ctx: click.Context, campaign_id: int, wait: bool, as_json: bool) -> N
     a = app(ctx)
     with a.session() as s:
         c = campaigns.resume(s, campaign_id)
-        state = c.status
+        state, scheduled_at = c.status, c.scheduled_at
     if not wait:
-        click.echo(f"Campaign {campaign_id} is {state}; `mailer run` delivers it.")
+        if state == CampaignStatus.SCHEDULED:
+            click.echo(
+                f"Campaign {campaign_id} is scheduled for {scheduled_at:%Y-%m-%d %H:%M} UTC; "
+                "`mailer run` starts it then."
+            )
+        else:
+            click.echo(f"Campaign {campaign_id} is {state}; `mailer run` delivers it.")
         return
     if state == CampaignStatus.SCHEDULED:
+        # Paused before its time: it keeps that time, so wait for it.
+        if not wait_until(scheduled_at):
+            ctx.exit(1)
         with a.session() as s:
-            campaigns.start_campaign(s, campaigns.get_campaign(s, campaign_id))
+            c = campaigns.get_campaign(s, campaign_id)
+            if c.status == CampaignStatus.SCHEDULED:
+                campaigns.start_campaign(s, c)
     final = deliver_in_foreground(a, campaign_id)
     print_report(final, as_json)
     ctx.exit(exit_code(final))

@@ -6,6 +6,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import click
 
@@ -15,6 +16,7 @@ from mailer.cli.context import App, print_json
 from mailer.cli.progress import send_progress
 from mailer.db import session_scope
 from mailer.delivery.engine import smtp_engine
+from subscribers.models import utcnow
 
 
 @contextmanager
@@ -33,6 +35,16 @@ def stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def wait_until(when: datetime) -> bool:
+    """Sleep until ``when`` (a scheduled start); False when a signal cut it short."""
+    delay = (when - utcnow()).total_seconds()
+    if delay <= 0:
+        return True
+    click.echo(f"Waiting {delay:.0f} s until the scheduled time…", err=True)
+    with stop_on_signals() as stop:
+        return not stop.wait(delay)
 
 
 def deliver_in_foreground(a: App, campaign_id: int) -> Report:
@@ -63,16 +75,18 @@ def deliver_in_foreground(a: App, campaign_id: int) -> Report:
 
 
 def print_report(r: Report, as_json: bool, full: bool = False) -> None:
-    if as_json:
-        print_json(r.as_dict() if full else r.summary())
+    if as_json:  # one report everywhere: send --wait, resume --wait, campaigns status
+        print_json(r.as_dict())
         return
     c = r.counts
-    click.echo(f"Campaign {r.campaign} ({r.slug} → {r.list_slug}): {r.status}")
+    click.echo(f"Campaign {r.campaign} ({r.slug} → {r.list_slug}): {r.state}")
     click.echo(
-        f"  recipients {r.recipients}: sent {c['sent']}, failed {c['failed']}, "
-        f"deferred {c['deferred']}, skipped {c['skipped']}, queued {c['queued']}, "
-        f"sending {c['sending']}; in doubt {r.in_doubt}"
+        f"  recipients {r.recipients}: sent {c['sent']}, failed {c['failed']} "
+        f"({r.blocked} blocked), deferred {c['deferred']}, skipped {c['skipped']}, "
+        f"queued {c['queued']}, sending {c['sending']}; in doubt {r.in_doubt}"
     )
+    if r.pause_reason:
+        click.echo(f"  fix the cause, then: mailer campaigns resume {r.campaign}")
     if full:
         click.echo(
             f"  scheduled {r.scheduled_at:%Y-%m-%d %H:%M:%S} UTC; rate "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,13 +12,31 @@ import click
 from mailer.campaigns import service as campaigns
 from mailer.campaigns.models import CampaignStatus
 from mailer.cli.context import app, print_json
-from mailer.cli.foreground import deliver_in_foreground, exit_code, print_report, stop_on_signals
+from mailer.cli.foreground import (
+    deliver_in_foreground,
+    exit_code,
+    print_report,
+    stop_on_signals,
+    wait_until,
+)
 from mailer.compose import compose
 from mailer.content import load_issue_set
 from mailer.scheduler.runner import Runner, schedule_campaign
 from mailer.web.server import WebServer, serve
 from subscribers.lists import get_list
 from subscribers.models import utcnow
+
+
+# `--at` has minutes; a time within the last minute is "now", not a mistake.
+PAST_SLACK = timedelta(minutes=1)
+
+
+def both_zones(when: datetime, zone: str) -> str:
+    """``2026-12-01 09:00 +08:00 (Asia/Shanghai) = 2026-12-01 01:00 UTC``."""
+    local = when.astimezone(ZoneInfo(zone))
+    text = f"{local:%Y-%m-%d %H:%M %z} ({zone})"
+    text = text[: text.index(" (") - 2] + ":" + text[text.index(" (") - 2 :]  # +0800 → +08:00
+    return f"{text} = {when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def parse_when(at: str, tz: str) -> datetime:
@@ -75,7 +93,17 @@ def send(
     a = app(ctx)
     if now == (at is not None):
         raise click.UsageError("give exactly one of --at WHEN or --now")
-    when = utcnow() if now else parse_when(at or "", tz or a.settings.timezone)
+    zone = tz or a.settings.timezone
+    when = utcnow() if now else parse_when(at or "", zone)
+    if not now and when < utcnow() - PAST_SLACK:
+        if not force:
+            raise click.BadParameter(
+                f"{at!r} is {both_zones(when, zone)}, which is in the past; "
+                "give a later time, --now, or --force to send it now",
+                param_hint="--at",
+            )
+        click.echo(f"{both_zones(when, zone)} is in the past: starting now.", err=True)
+        when = utcnow()
     issues = load_issue_set(file)
     with a.session() as s:
         ml = get_list(s, list_slug)
@@ -86,18 +114,15 @@ def send(
         schedule_campaign(a.engine, a.settings, cid, when)
         if as_json:
             print_json({"campaign": cid, "status": "scheduled", "scheduled_at": when.isoformat()})
+        elif now:
+            click.echo(f"Campaign {cid} starting now; `mailer run` sends it.")
         else:
-            local = when.astimezone(ZoneInfo(tz or a.settings.timezone))
             click.echo(
-                f"Campaign {cid} scheduled for {local:%Y-%m-%d %H:%M %Z}; `mailer run` sends it."
+                f"Campaign {cid} scheduled for {both_zones(when, zone)}; `mailer run` sends it."
             )
         return
-    delay = (when - utcnow()).total_seconds()
-    if delay > 0:
-        click.echo(f"Waiting {delay:.0f} s until the scheduled time…", err=True)
-        with stop_on_signals() as stop:
-            if stop.wait(delay):
-                ctx.exit(1)
+    if not wait_until(when):
+        ctx.exit(1)
     with a.session() as s:
         c = campaigns.get_campaign(s, cid)
         if c.status == CampaignStatus.SCHEDULED:

@@ -1,39 +1,46 @@
 """The delivery engine: worker threads that claim, build, send and record.
 
 Each worker holds its own SMTP connection (reopened after
-``messages_per_connection`` messages or when the server drops it), takes a
-small batch of due ledger rows, and for each: skips it if the subscriber left
-or was suppressed since the start, waits for the rate limiter, builds the
-message (same Message-ID on every attempt), sends it and notes the outcome.
-Outcomes are written once per batch, so a crash loses at most one batch of
-knowledge — those rows come back "in doubt" and are sent again with the same
-Message-ID. A stop request lets the message in flight finish, records the
-batch, and hands unsent rows back.
+``messages_per_connection`` messages or when the server drops it) and
+repeats one unit, ``send_batch``: claim a small batch of due ledger rows,
+send each (skip it if the subscriber left or was suppressed since the start,
+build the message with its fixed Message-ID, wait for the rate limiter),
+and record each outcome before the next message goes out (see store.py).
+
+Failures go to their owner (../shared/DESIGN.md): a recipient's reply is
+graded (outcomes.py); a session failure — the relay refusing our connection,
+TLS, login or sender — touches no recipient and pauses the campaign with the
+reason (after a few tries when it may pass); the circuit breaker pauses a
+campaign whose recent attempts bounce or are blocked too often; an exception
+while building or sending one message fails that recipient and the run goes
+on. A stop request lets the message in flight finish and hands the rest back.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import timedelta
 from email.utils import parseaddr
 
 from sqlalchemy import Engine
 
+from mailer.bounces.process import policy_of
 from mailer.bounces.verp import verp_address
 from mailer.campaigns.models import Campaign, CampaignStatus, DeliveryStatus
 from mailer.campaigns.service import campaign_issues, finish_if_done
 from mailer.compose import Composition, compose
 from mailer.db import session_scope
+from mailer.delivery.breaker import Breaker
+from mailer.delivery.outcomes import Outcome, RetryPolicy, error_outcome, failed_attempt
 from mailer.delivery.ratelimit import TokenBucket
-from mailer.delivery.store import Claimed, DeliveryStore, Outcome, owner_id
-from mailer.message import MessageFactory, Recipient
+from mailer.delivery.store import Claimed, DeliveryStore, owner_id
+from mailer.message import MessageFactory, OutgoingMessage, Recipient
 from mailer.settings import Settings
-from mailer.transport import PermanentFailure, TemporaryFailure, Transport
+from mailer.transport import PermanentFailure, SessionFailure, TemporaryFailure, Transport
 from mailer.transport.smtp import SmtpConnection, smtp_config
 from subscribers.models import MailingList, SubscriptionStatus, utcnow
 
@@ -41,42 +48,49 @@ log = logging.getLogger(__name__)
 
 BATCH = 32
 LEASE = timedelta(minutes=10)
+SESSION_TRIES = 5  # a connection refused this many times in a row pauses the campaign
+
+__all__ = ["BATCH", "DeliveryEngine", "RetryPolicy", "envelope_sender", "smtp_engine"]
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    base: float = 60.0
-    maximum: float = 3600.0
-    deadline: timedelta = timedelta(hours=72)
+@dataclass
+class Run:
+    """What the workers of one campaign's run share."""
 
-    def next_attempt(self, attempts: int, first_try: datetime, now: datetime) -> datetime | None:
-        """When to try again after ``attempts`` failures, or None once past the deadline."""
-        delay = min(self.base * 2 ** max(attempts - 1, 0), self.maximum)
-        delay *= random.uniform(0.9, 1.1)  # spread retries out
-        when = now + timedelta(seconds=delay)
-        return when if when <= first_try + self.deadline else None
+    campaign_id: int
+    stop: threading.Event  # the caller's: SIGTERM, `mailer run` stopping
+    breaker: Breaker
+    factory: Callable[[str], MessageFactory]
+    halt: threading.Event = field(default_factory=threading.Event)  # paused, or a worker died
 
-    @classmethod
-    def from_settings(cls, s: Settings) -> RetryPolicy:
-        return cls(
-            s.retry_base_seconds, s.retry_max_seconds, timedelta(hours=s.retry_deadline_hours)
-        )
-
-
-class _Either:
-    """Stopped when the caller says so or when a fellow worker failed."""
-
-    def __init__(self, stop: threading.Event, halt: threading.Event) -> None:
-        self.stop = stop
-        self.halt = halt
-
-    def is_set(self) -> bool:
+    def stopped(self) -> bool:
         return self.stop.is_set() or self.halt.is_set()
 
     def wait(self, seconds: float) -> None:
         end = time.monotonic() + seconds
-        while not self.is_set() and (left := end - time.monotonic()) > 0:
+        while not self.stopped() and (left := end - time.monotonic()) > 0:
             self.stop.wait(min(left, 0.05))
+
+
+class Link:
+    """A worker's transport, opened on first use and dropped when its state is unknown."""
+
+    def __init__(self, factory: Callable[[], Transport]) -> None:
+        self.factory = factory
+        self.transport: Transport | None = None
+
+    def get(self) -> Transport:
+        if self.transport is None:
+            self.transport = self.factory()
+        return self.transport
+
+    def close(self) -> None:
+        transport, self.transport = self.transport, None
+        if transport is not None:
+            try:
+                transport.close()
+            except Exception:  # closing a broken session: nothing left to lose
+                log.debug("closing a transport failed", exc_info=True)
 
 
 class DeliveryEngine:
@@ -93,7 +107,7 @@ class DeliveryEngine:
     ) -> None:
         self.db = db
         self.settings = settings
-        self.store = DeliveryStore(db)
+        self.store = DeliveryStore(db, policy_of(settings))
         self.transport_factory = transport_factory
         self.envelope_from = envelope_from
         # VERP: each message's return path names its campaign and subscriber.
@@ -106,6 +120,7 @@ class DeliveryEngine:
         self.batch = batch
         self.limiter = limiter or TokenBucket(settings.rate_limit)
         self.retry = RetryPolicy.from_settings(settings)
+        self.session_retry_seconds = 1.0  # doubles per try, SESSION_TRIES tries
         self.owner = owner_id()
 
     def _composition(self, campaign_id: int) -> Composition:
@@ -117,9 +132,7 @@ class DeliveryEngine:
             s.expunge_all()
             return compose(campaign_issues(c), self.settings, ml, str(c.id))
 
-    def run(
-        self, campaign_id: int, stop: threading.Event, on_batch: Callable[[], None] | None = None
-    ) -> str:
+    def run(self, campaign_id: int, stop: threading.Event) -> str:
         """Deliver until the campaign is finished, paused, cancelled, or ``stop`` is set.
 
         Returns the campaign's status when it returns.
@@ -135,14 +148,15 @@ class DeliveryEngine:
                     factories[language] = composition.factory(language)
                 return factories[language]
 
-        # A worker's error stops this run's other workers, not the caller's
-        # other runs (one engine serves every campaign of `mailer run`).
+        s = self.settings
+        run = Run(campaign_id, stop, Breaker(s.breaker_share, s.breaker_window), factory)
+        # A worker's own error (the database gone, a bug outside one message)
+        # stops this run's other workers, not the caller's other runs.
         errors: list[Exception] = []
-        halt = threading.Event()
         threads = [
             threading.Thread(
                 target=self._worker,
-                args=(campaign_id, _Either(stop, halt), factory, on_batch, errors),
+                args=(run, errors),
                 name=f"deliver-{campaign_id}-{i}",
                 daemon=True,
             )
@@ -154,69 +168,100 @@ class DeliveryEngine:
             t.join()
         if errors:
             raise errors[0]
-        with session_scope(self.db) as s:
-            finish_if_done(s, campaign_id)
+        with session_scope(self.db) as session:
+            finish_if_done(session, campaign_id)
         return self.store.campaign_status(campaign_id) or "unknown"
 
-    def _worker(
-        self,
-        campaign_id: int,
-        stop: _Either,
-        factory: Callable[[str], MessageFactory],
-        on_batch: Callable[[], None] | None,
-        errors: list[Exception],
-    ) -> None:
-        transport: Transport | None = None
+    def pause(self, run: Run, reason: str) -> None:
+        if self.store.pause(run.campaign_id, reason):
+            log.warning("campaign %d paused: %s", run.campaign_id, reason)
+        run.halt.set()
+
+    def _worker(self, run: Run, errors: list[Exception]) -> None:
+        link = Link(self.transport_factory)
+        refused = 0  # session failures in a row that may pass
         try:
-            while not stop.is_set():
-                batch = self.store.claim(campaign_id, self.owner, self.batch, utcnow(), LEASE)
+            while not run.stopped():
+                batch = self.store.claim(run.campaign_id, self.owner, self.batch, utcnow(), LEASE)
                 if not batch:
-                    if self.store.campaign_status(campaign_id) != CampaignStatus.SENDING:
+                    if self.store.campaign_status(run.campaign_id) != CampaignStatus.SENDING:
                         return  # paused, cancelled or finished
-                    pending, earliest = self.store.next_due(campaign_id)
+                    pending, earliest = self.store.next_due(run.campaign_id)
                     if pending == 0:
                         return
                     # Rows held by other workers, or retries due later: wait a little.
                     wait = 0.2 if earliest is None else (earliest - utcnow()).total_seconds()
-                    stop.wait(min(max(wait, 0.05), 1.0))
+                    run.wait(min(max(wait, 0.05), 1.0))
                     continue
-                outcomes: list[Outcome] = []
-                done: set[int] = set()
-                try:
-                    for row in batch:
-                        if stop.is_set():
-                            break
-                        if transport is None:
-                            transport = self.transport_factory()
-                        outcomes.append(self._deliver(campaign_id, row, factory, transport))
-                        done.add(row.id)
-                finally:
-                    now = utcnow()
-                    self.store.record(campaign_id, outcomes, now)
-                    self.store.release([r.id for r in batch if r.id not in done], now)
-                if on_batch is not None:
-                    on_batch()
+                failure = self.send_batch(run, batch, link)
+                if failure is None:
+                    refused = 0
+                    continue
+                link.close()
+                refused += 1
+                if not failure.temporary or refused >= SESSION_TRIES:
+                    self.pause(run, failure.reply)
+                    return
+                log.warning("campaign %d: %s; trying again", run.campaign_id, failure.reply)
+                run.wait(self.session_retry_seconds * 2 ** (refused - 1))
         except Exception as exc:
-            log.exception("delivery worker for campaign %s stopped by an error", campaign_id)
+            log.exception("delivery worker for campaign %s stopped by an error", run.campaign_id)
             errors.append(exc)
-            stop.halt.set()
+            run.halt.set()
         finally:
-            if transport is not None:
-                transport.close()
+            link.close()
+
+    def send_batch(self, run: Run, batch: list[Claimed], link: Link) -> SessionFailure | None:
+        """Send a claimed batch, recording each outcome before the next message goes out.
+
+        Returns the session failure that ended it early, if any. Rows not
+        attempted (a stop, a pause, a session failure) are handed back.
+        """
+        pending: list[Outcome] = []  # outcomes not yet committed
+        done: set[int] = set()
+        failure: SessionFailure | None = None
+        try:
+            for row in batch:
+                if run.stopped():
+                    break
+                ready = self._prepare(run, row)
+                if isinstance(ready, Outcome):  # skipped, or could not be built
+                    pending.append(ready)
+                    done.add(row.id)
+                    self._note(run, ready)
+                    continue
+                self.limiter.acquire()
+                if not self.store.advance(run.campaign_id, pending, row.id, utcnow()):
+                    pending = []
+                    break  # paused or cancelled meanwhile
+                pending = []
+                try:
+                    outcome = self._send(run.campaign_id, row, ready, link)
+                except SessionFailure as exc:
+                    self.store.unsend(row, utcnow())
+                    failure = exc
+                    break
+                done.add(row.id)
+                pending.append(outcome)
+                self._note(run, outcome)
+        finally:
+            now = utcnow()
+            self.store.record(run.campaign_id, pending, now)
+            self.store.release([r.id for r in batch if r.id not in done], now)
+        return failure
+
+    def _note(self, run: Run, outcome: Outcome) -> None:
+        reason = run.breaker.note(outcome)
+        if reason is not None and not run.halt.is_set():
+            self.pause(run, reason)
 
     def _return_path(self, campaign_id: int, subscriber_id: int) -> str:
         if self.verp is None:
             return self.envelope_from
         return verp_address(self.verp[0], self.verp[1], campaign_id, subscriber_id)
 
-    def _deliver(
-        self,
-        campaign_id: int,
-        row: Claimed,
-        factory: Callable[[str], MessageFactory],
-        transport: Transport,
-    ) -> Outcome:
-        now = utcnow()
+    def _prepare(self, run: Run, row: Claimed) -> OutgoingMessage | Outcome:
+        """The message for ``row``, or the outcome that says why there is none."""
         if row.subscriber_id is None or row.email is None:
             return Outcome(row.id, DeliveryStatus.SKIPPED, reply="subscriber erased")
         if row.subscription != SubscriptionStatus.CONFIRMED:
@@ -227,49 +272,50 @@ class DeliveryEngine:
             )
         if row.suppressed:
             return Outcome(row.id, DeliveryStatus.SKIPPED, reply="address is suppressed")
-        message = factory(row.language).build(
-            Recipient(row.subscriber_id, row.email, row.name, row.attributes)
-        )
-        self.limiter.acquire()
         try:
-            result = transport.send(
+            return run.factory(row.language).build(
+                Recipient(row.subscriber_id, row.email, row.name, row.attributes)
+            )
+        except Exception as exc:  # bad data or a bug: this recipient, not the run
+            log.exception("building the message for delivery %d failed", row.id)
+            return error_outcome(row.id, exc)
+
+    def _send(
+        self, campaign_id: int, row: Claimed, message: OutgoingMessage, link: Link
+    ) -> Outcome:
+        assert row.subscriber_id is not None and row.email is not None
+        attempt = row.attempts + 1
+        try:
+            result = link.get().send(
                 self._return_path(campaign_id, row.subscriber_id),
                 message.envelope_to,
                 message.data,
                 message.smtputf8,
             )
-        except TemporaryFailure as exc:
-            retry_at = self.retry.next_attempt(row.attempts, row.created_at, utcnow())
-            if retry_at is None:
-                return Outcome(
-                    row.id,
-                    DeliveryStatus.FAILED,
-                    exc.code,
-                    f"gave up after {row.attempts} attempts: {exc.reply}",
-                    message.message_id,
-                    in_doubt=exc.uncertain,
-                )
-            return Outcome(
+        except (TemporaryFailure, PermanentFailure) as exc:
+            return failed_attempt(
                 row.id,
-                DeliveryStatus.DEFERRED,
-                exc.code,
-                exc.reply,
+                row.email,
+                attempt,
+                row.created_at,
+                exc,
                 message.message_id,
-                next_attempt_at=retry_at,
-                in_doubt=exc.uncertain,
+                self.retry,
+                utcnow(),
             )
-        except PermanentFailure as exc:
-            refused = (row.email, exc.code, exc.reply) if exc.from_server else None
-            return Outcome(
-                row.id,
-                DeliveryStatus.FAILED,
-                exc.code,
-                exc.reply,
-                message.message_id,
-                refused=refused,
-            )
+        except SessionFailure:
+            raise
+        except Exception as exc:  # a bug in sending one message: its session is suspect
+            log.exception("sending delivery %d failed", row.id)
+            link.close()
+            return error_outcome(row.id, exc, message.message_id)
         return Outcome(
-            row.id, DeliveryStatus.SENT, result.code, result.reply, message.message_id, sent_at=now
+            row.id,
+            DeliveryStatus.SENT,
+            result.code,
+            result.reply,
+            message.message_id,
+            sent_at=utcnow(),
         )
 
 

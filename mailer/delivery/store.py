@@ -1,10 +1,15 @@
 """Everything the delivery engine reads and writes, in short transactions.
 
-Claims take a batch of due rows and mark them ``sending`` under a lease (on
-PostgreSQL with FOR UPDATE SKIP LOCKED, so many workers never take the same
-row); outcomes are written in one transaction per batch. A row left
-``sending`` by a worker that died is requeued and marked in doubt: it may
-already have been delivered, so it is counted and listed as such.
+A claim takes a batch of due rows under a lease (on PostgreSQL with FOR
+UPDATE SKIP LOCKED, so many workers never take the same row); the rows stay
+``queued``/``deferred``. Only the one message about to go on the wire is
+``sending``: the transaction that records one message's outcome also marks
+the next one ``sending``, before it is sent (one commit per message, cheap:
+WAL on SQLite, ``synchronous_commit = off`` on PostgreSQL, which still
+survives a killed client). So after a crash, the rows left ``sending`` are
+exactly the messages that were on the wire — at most one per connection —
+and only they are requeued as in doubt; the rest of a dead worker's batch is
+simply claimed again.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import json
 import os
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,9 +35,11 @@ from sqlalchemy import (
     update,
 )
 
+from sqlalchemy.orm import Session
+
+from mailer.bounces.policy import Policy
 from mailer.bounces.policy import record as record_bounce
 from mailer.campaigns.models import (
-    BounceKind,
     Campaign,
     CampaignStatus,
     Delivery,
@@ -40,6 +47,7 @@ from mailer.campaigns.models import (
 )
 from mailer.campaigns.service import pending_rows
 from mailer.db import session_scope
+from mailer.delivery.outcomes import Outcome
 from subscribers.models import Subscriber, Subscription, Suppression
 
 HOST = socket.gethostname()
@@ -77,7 +85,7 @@ class Claimed:
     id: int
     subscriber_id: int | None
     language: str
-    attempts: int
+    attempts: int  # before this one
     created_at: datetime
     email: str | None
     name: str
@@ -85,26 +93,14 @@ class Claimed:
     email_hash: str | None
     subscription: str | None
     suppressed: bool
-
-
-@dataclass
-class Outcome:
-    id: int
-    status: DeliveryStatus
-    code: int | None = None
-    reply: str | None = None
-    message_id: str | None = None
-    next_attempt_at: datetime | None = None
-    sent_at: datetime | None = None
-    # (address, code, reply) of a 5xx refusal: a hard bounce, suppressed at once.
-    refused: tuple[str, int, str] | None = field(default=None)
-    in_doubt: bool = False  # the attempt may have delivered it after all
+    status: str = DeliveryStatus.QUEUED  # queued or deferred: what to return to
 
 
 class DeliveryStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, policy: Policy = Policy()) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
+        self.policy = policy
 
     def campaign_status(self, campaign_id: int) -> str | None:
         with self.engine.connect() as conn:
@@ -116,24 +112,30 @@ class DeliveryStore:
         now: datetime,
         dead: Callable[[str], bool] = owner_is_dead_here,
     ) -> int:
-        """Requeue rows whose worker is gone (lease over, or its process dead here)."""
+        """Free rows whose worker is gone (lease over, or its process dead here).
+
+        A row it left ``sending`` was on the wire: requeued and marked in
+        doubt (returned: how many). A row it had only claimed goes back as it
+        was.
+        """
         with session_scope(self.engine) as s:
-            query = select(Delivery.id, Delivery.lease_owner, Delivery.lease_until).where(
-                Delivery.status == DeliveryStatus.SENDING
-            )
+            query = select(Delivery.id, Delivery.status, Delivery.lease_owner, Delivery.lease_until)
+            query = query.where(Delivery.lease_owner.is_not(None) | (Delivery.status == "sending"))
             if campaign_id is not None:
                 query = query.where(Delivery.campaign_id == campaign_id)
             stale = [
-                row.id
+                row
                 for row in s.execute(query)
                 if row.lease_until is None
                 or row.lease_until < now
                 or (row.lease_owner and dead(row.lease_owner))
             ]
-            for i in range(0, len(stale), 500):
+            wire = [r.id for r in stale if r.status == DeliveryStatus.SENDING]
+            claimed = [r.id for r in stale if r.status != DeliveryStatus.SENDING]
+            for i in range(0, len(wire), 500):
                 s.execute(
                     update(Delivery)
-                    .where(Delivery.id.in_(stale[i : i + 500]))
+                    .where(Delivery.id.in_(wire[i : i + 500]))
                     .values(
                         status=DeliveryStatus.QUEUED,
                         in_doubt=True,
@@ -143,7 +145,13 @@ class DeliveryStore:
                         updated_at=now,
                     )
                 )
-            return len(stale)
+            for i in range(0, len(claimed), 500):
+                s.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(claimed[i : i + 500]))
+                    .values(lease_owner=None, lease_until=None)
+                )
+            return len(wire)
 
     def claim(
         self, campaign_id: int, owner: str, limit: int, now: datetime, lease: timedelta
@@ -154,6 +162,7 @@ class DeliveryStore:
                 Delivery.campaign_id == campaign_id,
                 Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED]),
                 Delivery.next_attempt_at <= now,
+                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
                 # Nothing is claimed once the campaign is paused or cancelled.
                 exists().where(
                     Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING
@@ -175,13 +184,7 @@ class DeliveryStore:
             s.execute(
                 update(Delivery)
                 .where(Delivery.id.in_(ids))
-                .values(
-                    status=DeliveryStatus.SENDING,
-                    lease_owner=owner,
-                    lease_until=now + lease,
-                    attempts=Delivery.attempts + 1,
-                    updated_at=now,
-                )
+                .values(lease_owner=owner, lease_until=now + lease)
             )
             suppressed = exists().where(Suppression.email_hash == Subscriber.email_hash)
             rows = s.execute(
@@ -191,6 +194,7 @@ class DeliveryStore:
                     Delivery.language,
                     Delivery.attempts,
                     Delivery.created_at,
+                    Delivery.status.label("delivery_status"),
                     Subscriber.email,
                     Subscriber.name,
                     Subscriber.attributes,
@@ -224,28 +228,90 @@ class DeliveryStore:
                 r.email_hash,
                 r.status,
                 bool(r.suppressed),
+                r.delivery_status,
             )
             for r in rows
         ]
 
     def release(self, ids: Sequence[int], now: datetime) -> None:
-        """Give back claimed rows that were never attempted (a clean stop)."""
+        """Give back claimed rows that never went on the wire (a stop, a pause)."""
         if not ids:
             return
         with session_scope(self.engine) as s:
             s.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(list(ids)), Delivery.status == DeliveryStatus.SENDING)
+                .where(
+                    Delivery.id.in_(list(ids)),
+                    Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED]),
+                )
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    def advance(
+        self,
+        campaign_id: int,
+        outcomes: Sequence[Outcome],
+        next_id: int | None,
+        now: datetime,
+    ) -> bool:
+        """Record ``outcomes`` and mark ``next_id`` as on the wire, in one commit.
+
+        Returns False (and marks nothing) when the campaign is no longer
+        sending: paused or cancelled meanwhile, so the next message stays home.
+        """
+        with session_scope(self.engine) as s:
+            if self.postgres:
+                # Survives a killed client; only a crash of the server itself
+                # could lose the last commits (PERF-NOTES.md).
+                s.execute(text("SET LOCAL synchronous_commit = off"))
+            self._record(s, campaign_id, outcomes, now)
+            if next_id is None:
+                return True
+            sending = exists().where(
+                Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING
+            )
+            marked = s.execute(
+                update(Delivery)
+                .where(Delivery.id == next_id, sending)
                 .values(
-                    status=DeliveryStatus.QUEUED,
-                    attempts=Delivery.attempts - 1,
+                    status=DeliveryStatus.SENDING,
+                    attempts=Delivery.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            return bool(marked.rowcount)  # type: ignore[attr-defined]
+
+    def record(self, campaign_id: int, outcomes: Sequence[Outcome], now: datetime) -> None:
+        self.advance(campaign_id, outcomes, None, now)
+
+    def unsend(self, row: Claimed, now: datetime) -> None:
+        """The session failed before this message went out: as if never tried."""
+        with session_scope(self.engine) as s:
+            s.execute(
+                update(Delivery)
+                .where(Delivery.id == row.id, Delivery.status == DeliveryStatus.SENDING)
+                .values(
+                    status=row.status,
+                    attempts=row.attempts,
                     lease_owner=None,
                     lease_until=None,
                     updated_at=now,
                 )
             )
 
-    def record(self, campaign_id: int, outcomes: Sequence[Outcome], now: datetime) -> None:
+    def pause(self, campaign_id: int, reason: str) -> bool:
+        """The campaign pauses itself, saying why; False if it was not sending."""
+        with session_scope(self.engine) as s:
+            done = s.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
+                .values(status=CampaignStatus.PAUSED, pause_reason=reason[:2000])
+            )
+            return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    def _record(
+        self, s: Session, campaign_id: int, outcomes: Sequence[Outcome], now: datetime
+    ) -> None:
         if not outcomes:
             return
         rows = [
@@ -259,6 +325,7 @@ class DeliveryStore:
                 "sent": o.sent_at,
                 "now": now,
                 "doubt": o.in_doubt,
+                "failure": o.failure.value if o.failure else None,
             }
             for o in outcomes
         ]
@@ -269,6 +336,7 @@ class DeliveryStore:
                 status=_bind("status"),
                 smtp_code=_bind("code"),
                 smtp_reply=_bind("reply"),
+                failure=_bind("failure"),
                 message_id=func.coalesce(_bind("mid"), Delivery.message_id),
                 next_attempt_at=_bind("nxt", Delivery.next_attempt_at.type),
                 sent_at=_bind("sent", Delivery.sent_at.type),
@@ -278,20 +346,22 @@ class DeliveryStore:
                 updated_at=_bind("now", Delivery.updated_at.type),
             )
         )
-        refused = [o.refused for o in outcomes if o.refused]
-        with session_scope(self.engine) as s:
-            s.connection().execute(stmt, rows)
-            for address, code, reply in refused:
-                record_bounce(
-                    s,
-                    email=address,
-                    kind=BounceKind.HARD,
-                    source="smtp",
-                    detail=f"{code} {reply}",
-                    campaign_id=campaign_id,
-                    code=code,
-                    now=now,
-                )
+        s.connection().execute(stmt, rows)
+        for o in outcomes:
+            if o.bounce is None:
+                continue
+            address, kind, code, reply = o.bounce
+            record_bounce(
+                s,
+                email=address,
+                kind=kind,
+                source="smtp",
+                detail=f"{code} {reply}",
+                campaign_id=campaign_id,
+                code=code,
+                policy=self.policy,
+                now=now,
+            )
 
     def next_due(self, campaign_id: int) -> tuple[int, datetime | None]:
         """(rows not yet final, earliest next attempt among queued/deferred)."""

@@ -13,6 +13,8 @@ from email.header import Header
 from email.policy import SMTP
 from email.utils import formataddr, parseaddr
 
+from mailer.transport import address as transport_address
+
 _CONTROL = re.compile(r"[\r\n\x00]+")
 
 
@@ -33,13 +35,8 @@ def split_address(address: str) -> tuple[str, str]:
 
 
 def ascii_address(address: str) -> str | None:
-    """The address in ASCII (IDNA domain), or None when the local part needs SMTPUTF8."""
-    local, domain = split_address(address)
-    if not local.isascii():
-        return None
-    if not domain.isascii():
-        domain = domain.encode("idna").decode("ascii")
-    return f"{local}@{domain}"
+    """The address in ASCII (UTS 46 A-label domain), or None when the local part needs SMTPUTF8."""
+    return transport_address.ascii_address(address)
 
 
 def _phrase(name: str) -> str:
@@ -62,7 +59,7 @@ def mailbox(name: str, address: str) -> tuple[str, bool]:
     """
     name = clean(name)
     plain = ascii_address(address)
-    addr = plain if plain is not None else address
+    addr = plain if plain is not None else transport_address.wire_address(address).address
     if not name:
         return addr, plain is None
     phrase = _phrase(name)

@@ -3,6 +3,7 @@
 from mailer.transport.base import (
     PermanentFailure,
     SendResult,
+    SessionFailure,
     TemporaryFailure,
     Transport,
     TransportFailure,
@@ -11,6 +12,7 @@ from mailer.transport.base import (
 __all__ = [
     "PermanentFailure",
     "SendResult",
+    "SessionFailure",
     "TemporaryFailure",
     "Transport",
     "TransportFailure",

@@ -1,9 +1,12 @@
 """What the delivery engine needs of a transport, and how sending can fail.
 
-Every failure is one of two kinds, because the engine only has two things to
-do about it: retry later (TemporaryFailure: a 4xx reply, a timeout, a dropped
-connection) or give up on this recipient (PermanentFailure: a 5xx reply, an
-address the server cannot take).
+A failure belongs to the recipient or to the session (../shared/DESIGN.md,
+"Who a failure belongs to"). A recipient's failure is either temporary
+(TemporaryFailure: a 4xx reply, a timeout, a dropped connection) or permanent
+(PermanentFailure: a 5xx reply, an address the server cannot take); the
+engine grades the reply further. A SessionFailure (cannot connect, TLS,
+EHLO, AUTH, MAIL FROM refused) says nothing about the recipient: nobody is
+touched, and the campaign waits or pauses.
 """
 
 from __future__ import annotations
@@ -41,6 +44,14 @@ class TemporaryFailure(TransportFailure):
 
 class PermanentFailure(TransportFailure):
     """This recipient will not get this message."""
+
+
+class SessionFailure(TransportFailure):
+    """The relay would not take mail from us at all; ``temporary`` when a retry may help."""
+
+    def __init__(self, code: int, reply: str, temporary: bool = False) -> None:
+        super().__init__(code, reply)
+        self.temporary = temporary
 
 
 class Transport(Protocol):

@@ -12,9 +12,16 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
+from functools import cache
 
 from mailer.settings import Settings
-from mailer.transport.base import PermanentFailure, SendResult, TemporaryFailure
+from mailer.transport.address import wire_address
+from mailer.transport.base import (
+    PermanentFailure,
+    SendResult,
+    SessionFailure,
+    TemporaryFailure,
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,18 @@ def _failure(code: int, reply: bytes | str) -> TemporaryFailure | PermanentFailu
     return kind(code, _reply(reply))
 
 
+def _session(code: int, what: str, reply: bytes | str) -> SessionFailure:
+    """A refusal that is about us, not the recipient; a 4xx may pass."""
+    text = f"{code} {_reply(reply)}".strip()
+    return SessionFailure(code, f"{what} ({text})", temporary=400 <= code < 500)
+
+
+@cache
+def default_ssl_context() -> ssl.SSLContext:
+    """Made once per process: loading the CA store cost 10 % of a send (PERF-NOTES.md)."""
+    return ssl.create_default_context()
+
+
 class SmtpConnection:
     """One SMTP session; sends many messages until closed or broken."""
 
@@ -75,33 +94,60 @@ class SmtpConnection:
         self.sent = 0
 
     def _open(self) -> smtplib.SMTP:
+        """Connect, say EHLO, TLS and AUTH as configured; every failure is the session's."""
         c = self.config
-        context = c.ssl_context or ssl.create_default_context()
+        where = f"{c.host}:{c.port}"
+        smtp: smtplib.SMTP | None = None
+        step = "connect"
         try:
             if c.security == "tls":
-                smtp: smtplib.SMTP = _FastSMTPSSL(
+                smtp = _FastSMTPSSL(
                     c.host,
                     c.port,
                     local_hostname=c.local_hostname,
                     timeout=c.timeout,
-                    context=context,
+                    context=c.ssl_context or default_ssl_context(),
                 )
             else:
                 smtp = _FastSMTP(c.host, c.port, local_hostname=c.local_hostname, timeout=c.timeout)
-            smtp.ehlo()
+            step = "EHLO"
+            code, reply = smtp.ehlo()
+            if code != 250:
+                raise smtplib.SMTPHeloError(code, reply)
             if c.security == "starttls":
-                smtp.starttls(context=context)
+                step = "STARTTLS"
+                smtp.starttls(context=c.ssl_context or default_ssl_context())
+                step = "EHLO"
                 smtp.ehlo()
             if c.username:
+                step = "AUTH"
                 smtp.login(c.username, c.password)
         except smtplib.SMTPAuthenticationError as exc:
-            reason = f"authentication failed: {_reply(exc.smtp_error)}"
-            raise PermanentFailure(exc.smtp_code, reason) from None
+            self._close_quietly(smtp)
+            raise _session(exc.smtp_code, "relay refused our login", exc.smtp_error) from None
         except smtplib.SMTPResponseException as exc:
-            raise _failure(exc.smtp_code, exc.smtp_error) from None
+            self._close_quietly(smtp)
+            what = "relay refused the connection" if step == "connect" else f"relay refused {step}"
+            raise _session(exc.smtp_code, what, exc.smtp_error) from None
+        except smtplib.SMTPNotSupportedError as exc:
+            self._close_quietly(smtp)
+            raise SessionFailure(0, f"{step} at {where}: {exc}") from None
+        except ssl.SSLError as exc:
+            self._close_quietly(smtp)
+            raise SessionFailure(0, f"TLS with {where} failed: {exc}") from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryFailure(0, f"cannot connect to {c.host}:{c.port}: {exc}") from None
+            self._close_quietly(smtp)
+            kind = "timed out" if isinstance(exc, socket.timeout) else str(exc) or type(exc).__name__
+            raise SessionFailure(
+                0, f"cannot connect to {where} ({step}: {kind})", temporary=True
+            ) from None
         return smtp
+
+    @staticmethod
+    def _close_quietly(smtp: smtplib.SMTP | None) -> None:
+        if smtp is not None:
+            with contextlib.suppress(OSError):
+                smtp.close()
 
     @property
     def connected(self) -> bool:
@@ -116,6 +162,8 @@ class SmtpConnection:
             self._smtp = self._open()
             self.sent = 0
         smtp = self._smtp
+        sender, rcpt = wire_address(envelope_from), wire_address(recipient)
+        smtputf8 = smtputf8 or sender.smtputf8 or rcpt.smtputf8
         in_data = False
         try:
             options: list[str] = []
@@ -127,11 +175,13 @@ class SmtpConnection:
                         from_server=False,
                     )
                 options = ["SMTPUTF8", "BODY=8BITMIME"]
-            code, reply = smtp.mail(envelope_from, options)
+            code, reply = smtp.mail(sender.address, options)
             if code != 250:
                 self._reset()
-                raise _failure(code, reply)
-            code, reply = smtp.rcpt(recipient)
+                if code == 421:
+                    self._drop()
+                raise _session(code, "relay refused sender", reply)
+            code, reply = smtp.rcpt(rcpt.address)
             if code not in (250, 251):
                 self._reset()
                 raise _failure(code, reply)

@@ -41,16 +41,19 @@ def test_send_now_wait_then_campaign_commands(workdir: Path, db_url: str) -> Non
             )
         r = run("send", str(EXAMPLE), "--list", "lmec-news", "--now", "--wait", "--json")
         assert r.exit_code == 0, r.output
-        assert json.loads(r.output) == {
+        sent = json.loads(r.output)
+        assert {k: sent[k] for k in ("campaign", "recipients", "sent", "failed", "deferred")} == {
             "campaign": 1,
             "recipients": 5,
             "sent": 5,
             "failed": 0,
             "deferred": 0,
-            "skipped": 0,
-            "in_doubt": 0,
         }
+        assert (sent["skipped"], sent["in_doubt"], sent["blocked"]) == (0, 0, 0)
         assert len(server.handler.messages) == 5
+        # `send --wait --json` is the same report as `campaigns status --json`.
+        status = json.loads(run("campaigns", "status", "1", "--json").output)
+        assert set(sent) == set(status) and sent["status"] == "finished"
 
         again = run("send", str(EXAMPLE), "--list", "lmec-news", "--now")
         assert again.exit_code == 1 and "use --force" in again.output
@@ -106,3 +109,22 @@ def test_template_error_stops_before_scheduling(workdir: Path, db_url: str) -> N
     r = runner.invoke(cli, ["send", str(bad), "--list", "news", "--now"], env=env)
     assert r.exit_code == 1 and "bad.md:4: template error: 'oops' is undefined" in r.output
     assert "No campaigns yet" in runner.invoke(cli, ["campaigns", "ls"], env=env).output
+
+
+def test_send_at_a_past_time_is_refused_unless_forced(workdir: Path, db_url: str) -> None:
+    env = {"MAILER_DATABASE_URL": db_url, "MAILER_SECRET_KEY": "k"}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["lists", "create", "lmec-news"], env=env).exit_code == 0
+    args = ["send", str(EXAMPLE), "--list", "lmec-news", "--at", "2020-03-01 09:00"]
+    refused = runner.invoke(cli, [*args, "--tz", "Asia/Shanghai"], env=env)
+    assert refused.exit_code == 2
+    text = " ".join(refused.output.split())
+    assert "2020-03-01 09:00 +08:00 (Asia/Shanghai) = 2020-03-01 01:00 UTC" in text
+    assert "in the past" in text and "Traceback" not in refused.output
+    listed = runner.invoke(cli, ["campaigns", "ls", "--json"], env=env)
+    assert json.loads(listed.output) == []  # nothing was scheduled
+    forced = runner.invoke(cli, [*args, "--tz", "Asia/Shanghai", "--force"], env=env)
+    assert forced.exit_code == 0, forced.output
+    assert "starting now" in forced.output
+    now = runner.invoke(cli, ["send", str(EXAMPLE), "--list", "lmec-news", "--now", "--force"], env=env)
+    assert now.exit_code == 0 and "starting now" in now.output

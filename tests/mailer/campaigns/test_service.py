@@ -89,3 +89,35 @@ def test_pause_resume_cancel_and_missed(engine: Engine) -> None:
         assert service.due_campaigns(s, timedelta(hours=1)) == [soon]
         assert service.resume(s, late).status == "sending"  # starts it now
     assert len(ledger(engine, late)) == 3
+
+
+def test_pause_and_resume_keep_a_future_campaigns_time(engine: Engine) -> None:
+    populate(engine, 2)
+    when = (utcnow() + timedelta(hours=3)).replace(microsecond=0)
+    cid = new_campaign(engine, start=False, when=when)
+    with session_scope(engine) as s:
+        service.pause(s, cid)
+        c = service.resume(s, cid)
+        assert (c.status, c.scheduled_at) == ("scheduled", when)
+        # Resuming a campaign that is only scheduled leaves it scheduled.
+        assert (service.resume(s, cid).status, c.scheduled_at) == ("scheduled", when)
+        assert service.due_campaigns(s, timedelta(hours=1)) == []
+    assert ledger(engine, cid) == []
+    # Paused until after its time: resume starts it, and the schedule stays on record.
+    with session_scope(engine) as s:
+        service.pause(s, cid)
+        c = service.resume(s, cid, now=when + timedelta(hours=2))
+        assert (c.status, c.scheduled_at) == ("sending", when)
+    assert len(ledger(engine, cid)) == 2
+
+
+def test_resume_clears_the_reason_a_campaign_paused_itself(engine: Engine) -> None:
+    from mailer.delivery.store import DeliveryStore
+
+    populate(engine, 1)
+    cid = new_campaign(engine)
+    assert DeliveryStore(engine).pause(cid, "relay refused sender (553 5.7.1 no)")
+    with session_scope(engine) as s:
+        assert report(s, cid).state == "paused: relay refused sender (553 5.7.1 no)"
+        service.resume(s, cid)
+        assert report(s, cid).state == "sending"

@@ -142,3 +142,25 @@ def test_sigterm_stops_mailer_run_cleanly(db_url: str, engine: Engine) -> None:
     counts = Counter(r.status for r in rows)
     assert counts["sending"] == 0 and not any(r.in_doubt for r in rows)
     assert counts["sent"] == received < 30
+
+
+def test_a_paused_campaign_does_not_start_at_its_time(engine: Engine) -> None:
+    populate(engine, 3)
+    when = utcnow() + timedelta(seconds=1)
+    cid = new_campaign(engine, start=False, when=when)
+    schedule_campaign(engine, SETTINGS, cid, when)
+    with session_scope(engine) as s:
+        service.pause(s, cid)
+    transport = MemoryTransport()
+    runner = runner_for(engine, transport)
+    runner.start()
+    try:
+        # Its start job fires and the sweep runs several times: it stays paused.
+        assert not wait_for(lambda: status_of(engine, cid) != "paused", timeout=2.5)
+        assert transport.sent == []
+        with session_scope(engine) as s:
+            service.resume(s, cid)  # after its time: it starts now
+        assert wait_for(lambda: status_of(engine, cid) == "finished")
+    finally:
+        runner.stop()
+    assert len(transport.sent) == 3

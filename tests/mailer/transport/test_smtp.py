@@ -1,10 +1,14 @@
+import dataclasses
 import email
 import email.policy
 
 import pytest
 
-from mailer.transport import PermanentFailure, TemporaryFailure
-from mailer.transport.smtp import SmtpConfig, SmtpConnection, dot_stuff
+from mailer.confirmation import confirmation_message
+from mailer.settings import Settings
+from mailer.transport import PermanentFailure, SessionFailure, TemporaryFailure
+from mailer.transport.smtp import SmtpConfig, SmtpConnection, default_ssl_context, dot_stuff
+from mailer.web.app import smtp_sender
 from tests.smtp_server import SmtpServer
 
 MESSAGE = (
@@ -74,12 +78,66 @@ def test_connection_dropped_after_data_is_temporary_and_reconnects() -> None:
         conn.close()
 
 
-def test_unreachable_server_is_temporary() -> None:
+def test_unreachable_server_is_a_session_failure_that_may_pass() -> None:
     from tests.smtp_server import free_port
 
     conn = SmtpConnection(SmtpConfig(host="127.0.0.1", port=free_port(), timeout=2))
-    with pytest.raises(TemporaryFailure, match="cannot connect"):
+    with pytest.raises(SessionFailure, match="cannot connect") as caught:
         conn.send("a@example.org", "b@example.org", MESSAGE)
+    assert caught.value.temporary
+
+
+def test_refused_sender_and_login_are_the_sessions_not_the_recipients() -> None:
+    with SmtpServer(mail_rule="553 5.7.1 Sender rejected") as server:
+        conn = connect(server)
+        with pytest.raises(SessionFailure) as caught:
+            conn.send("b@example.org", "r@example.org", MESSAGE)
+        conn.close()
+    assert caught.value.reply == "relay refused sender (553 5.7.1 Sender rejected)"
+    assert not caught.value.temporary
+    with SmtpServer(mail_rule="451 4.7.1 Try again later") as server:
+        conn = connect(server)
+        with pytest.raises(SessionFailure) as caught:
+            conn.send("b@example.org", "r@example.org", MESSAGE)
+        conn.close()
+    assert caught.value.temporary
+    with SmtpServer(password="right") as server:
+        config = SmtpConfig(host="127.0.0.1", port=server.port, username="u", password="wrong")
+        with pytest.raises(SessionFailure, match=r"relay refused our login \(535 ") as caught:
+            SmtpConnection(config).send("b@example.org", "r@example.org", MESSAGE)
+        assert not caught.value.temporary and "wrong" not in caught.value.reply
+        good = SmtpConnection(dataclasses.replace(config, password="right"))
+        assert good.send("b@example.org", "r@example.org", MESSAGE).code == 250
+        good.close()
+
+
+def test_idn_domains_go_out_as_a_labels() -> None:
+    with SmtpServer(smtputf8=False) as server:
+        conn = connect(server)
+        conn.send("bounce@bücher.example", "Jorg@Bücher.example", MESSAGE)
+        conn.close()
+        [received] = server.handler.messages
+    assert received.mail_from == "bounce@xn--bcher-kva.example"
+    assert received.rcpt == "jorg@xn--bcher-kva.example"
+
+
+def test_the_ssl_context_is_made_once_per_process() -> None:
+    assert default_ssl_context() is default_ssl_context()
+
+
+def test_confirmation_email_to_an_idn_address_is_delivered() -> None:
+    settings = dataclasses.replace(
+        Settings(), smtp_host="127.0.0.1", from_address="LMEC <news@example.org>"
+    )
+    message = confirmation_message(
+        settings, "LMEC", "muller@bücher.example", "Jörg", "de", "https://x.example/confirm/t"
+    )
+    with SmtpServer(smtputf8=False) as server:
+        smtp_sender(dataclasses.replace(settings, smtp_port=server.port))(message)
+        [received] = server.handler.messages
+    assert received.rcpt == "muller@xn--bcher-kva.example"
+    parsed = email.message_from_bytes(received.data, policy=email.policy.SMTP)
+    assert parsed["To"].addresses[0].addr_spec == "muller@xn--bcher-kva.example"
 
 
 def test_smtputf8_address_needs_the_extension() -> None:

@@ -1,0 +1,48 @@
+"""The circuit breaker: a campaign that bounces or is blocked too often pauses itself.
+
+A relay that blocks everyone (our DMARC failed, our IP is listed) or a list
+full of dead addresses is the sender's problem: going on would burn the
+reputation and fail the whole list. The breaker keeps the last ``window``
+attempts of one delivery run and trips when the alarming ones among them
+(hard bounces, blocks, errors building a message) exceed ``share`` of the
+window — 10 of the last 200 by default — so a relay that blocks everyone
+costs about a dozen attempts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+
+from mailer.delivery.outcomes import ALARMING, Failure, Outcome
+
+
+class Breaker:
+    def __init__(self, share: float, window: int) -> None:
+        self.window = max(window, 1)
+        self.limit = share * self.window  # trips when the alarming count exceeds this
+        self._recent: deque[Failure | None] = deque(maxlen=self.window)
+        self._lock = threading.Lock()
+        self.reason: str | None = None
+
+    def note(self, outcome: Outcome) -> str | None:
+        """Count one outcome; returns the reason once the breaker trips (and then always)."""
+        if outcome.status == "skipped":
+            return self.reason
+        with self._lock:
+            self._recent.append(outcome.failure if outcome.failure in ALARMING else None)
+            counts = Counter(f for f in self._recent if f is not None)
+            bad = sum(counts.values())
+            if self.reason is None and share_ok(self.limit) and bad > self.limit:
+                parts = ", ".join(f"{n} {kind.value}" for kind, n in sorted(counts.items()))
+                self.reason = (
+                    f"circuit breaker: {bad} of the last {len(self._recent)} attempts failed "
+                    f"({parts}; limit {self.limit:g} of {self.window}); last reply: "
+                    f"{outcome.code or ''} {outcome.reply or ''}".rstrip()
+                )
+            return self.reason
+
+
+def share_ok(limit: float) -> bool:
+    """A share of 0 turns the breaker off."""
+    return limit > 0
