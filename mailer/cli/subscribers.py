@@ -13,6 +13,7 @@ import click
 from mailer.bounces import summary
 from mailer.cli.context import App, app, print_json
 from mailer.cli.progress import byte_progress
+from mailer.transport.address import AddressError, WireAddress, wire_address
 from subscribers import members
 from subscribers.exporter import export_csv
 from subscribers.importer import import_csv
@@ -104,12 +105,23 @@ def show(ctx: click.Context, email: str, as_json: bool) -> None:
     with app(ctx).session() as s:
         info = members.describe(s, email)
         info["bounces"] = summary.events(s, email=email)
+    if info["subscriber"] is not None:
+        # What goes on the wire: an A-label domain (and SMTPUTF8 for a non-ASCII local part).
+        try:
+            wire = wire_address(info["subscriber"]["email"])
+        except AddressError as exc:
+            wire = WireAddress(f"(none: {exc})", False)
+        info["subscriber"]["email_wire"] = wire.address
+        info["subscriber"]["needs_smtputf8"] = wire.smtputf8
     if as_json:
         print_json(info)
         return
     sub, supp = info["subscriber"], info["suppression"]
     if sub is not None:
         click.echo(f"{sub['email']}  {sub['name']}".rstrip())
+        if sub["email_wire"] != sub["email"] or sub["needs_smtputf8"]:
+            utf8 = " (needs a server with SMTPUTF8)" if sub["needs_smtputf8"] else ""
+            click.echo(f"  on the wire: {sub['email_wire']}{utf8}")
         click.echo(f"  language: {sub['language'] or '-'}")
         for key, value in sub["attributes"].items():
             click.echo(f"  {key}: {value}")

@@ -59,7 +59,7 @@ def mailbox(name: str, address: str) -> tuple[str, bool]:
     """
     name = clean(name)
     plain = ascii_address(address)
-    addr = plain if plain is not None else transport_address.wire_address(address).address
+    addr = plain if plain is not None else address
     if not name:
         return addr, plain is None
     phrase = _phrase(name)

@@ -1,6 +1,7 @@
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -153,3 +154,17 @@ def test_db_upgrade_reports_revisions(workdir: Path) -> None:
     assert first["from"] is None and first["to"]
     again = runner.invoke(cli, ["db", "upgrade"], env=env)
     assert "already at the current revision" in again.output
+
+
+def test_subscribers_show_gives_the_address_as_stored_and_on_the_wire(run: Any) -> None:
+    assert run("lists", "create", "news").exit_code == 0
+    assert run("subscribers", "add", "muller@bücher.example", "--list", "news").exit_code == 0
+    shown = run("subscribers", "show", "muller@bücher.example")
+    assert "muller@bücher.example" in shown.output
+    assert "on the wire: muller@xn--bcher-kva.example" in shown.output
+    info = json.loads(run("subscribers", "show", "muller@bücher.example", "--json").output)
+    assert info["subscriber"]["email_wire"] == "muller@xn--bcher-kva.example"
+    assert info["subscriber"]["needs_smtputf8"] is False
+    assert run("subscribers", "add", "李伟@example.org", "--list", "news").exit_code == 0
+    utf8 = run("subscribers", "show", "李伟@example.org").output
+    assert "on the wire: 李伟@example.org (needs a server with SMTPUTF8)" in utf8

@@ -38,6 +38,7 @@ def test_start_writes_one_row_per_confirmed_unsuppressed_subscriber(engine: Engi
         "deferred": 0,
         "skipped": 0,
         "in_doubt": 0,
+        "blocked": 0,
     }
 
 

@@ -69,7 +69,7 @@ def test_non_ascii_local_part_goes_out_with_smtputf8_when_offered(engine: Engine
     with SmtpServer(smtputf8=True) as server:
         assert send(engine, server) == "finished"
         got = server.handler.by_recipient()
-    wire = "李伟@xn--fsqu00a.example"
+    wire = "李伟@xn--fsqu00a.example"  # the envelope domain is an A-label even so
     assert len(got) == 100 and wire in got
     assert "SMTPUTF8" in [o.upper() for o in got[wire][0].options]
     assert "SMTPUTF8" not in [o.upper() for o in got["u0@example.org"][0].options]
