@@ -127,6 +127,12 @@ I am out of the office until Monday with limited access to email.
 Block = tuple[str, str, str, str]
 
 
+def _fold(text: str) -> str:
+    """Folded at a space as Postfix folds long fields."""
+    cut = text.rfind(" ", 0, 60)
+    return text if len(text) <= 60 or cut < 1 else f"{text[:cut]}\n   {text[cut:]}"
+
+
 def postfix_dsn(to: str, blocks: list[Block], queue_id: str = "4F1A2B3C4D") -> bytes:
     """A DSN as Postfix writes it (bounce(8) templates), delivered to ``to``.
 
@@ -150,7 +156,7 @@ def postfix_dsn(to: str, blocks: list[Block], queue_id: str = "4F1A2B3C4D") -> b
         f"Final-Recipient: rfc822; {rcpt}\nOriginal-Recipient: rfc822;{rcpt}\n"
         f"Action: {action}\nStatus: {status}\n"
         + (f"Remote-MTA: dns; mail.example.com\n" if diag.startswith("smtp;") else "")
-        + f"Diagnostic-Code: {diag[:60]}\n    {diag[60:]}\n"
+        + f"Diagnostic-Code: {_fold(diag)}\n"
         for rcpt, action, status, diag in blocks
     )
     boundary = f"{queue_id}.1796000000/mx.example.net"
