@@ -266,7 +266,7 @@ def test_cli_process_ls_show_unsuppress(engine: Engine, db_url: str, tmp_path: P
     listed = json.loads(runner.invoke(cli, ["bounces", "ls", "--json"], env=env).output)
     assert listed["counts"]["hard"] == 1
     shown = runner.invoke(cli, ["subscribers", "show", "u0@example.org"], env=env).output
-    assert "SUPPRESSED: bounced" in shown and "hard bounce via dsn" in shown
+    assert "SUPPRESSED: bounced" in shown and "hard 5.1.1 bounce via dsn" in shown
     assert (
         runner.invoke(
             cli, ["subscribers", "unsuppress", "u0@example.org", "--reason", " "], env=env
