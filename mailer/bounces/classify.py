@@ -44,9 +44,7 @@ class Kind(enum.StrEnum):
 
 
 # Findings that are about one delivery and would be recorded against a subscriber.
-REPORTS = frozenset(
-    {Kind.HARD, Kind.SOFT, Kind.BLOCK, Kind.FAIL, Kind.DELAYED, Kind.COMPLAINT}
-)
+REPORTS = frozenset({Kind.HARD, Kind.SOFT, Kind.BLOCK, Kind.FAIL, Kind.DELAYED, Kind.COMPLAINT})
 _BY_GRADE = {Grade.HARD: Kind.HARD, Grade.SOFT: Kind.SOFT, Grade.BLOCK: Kind.BLOCK}
 
 
@@ -135,7 +133,12 @@ def _from_flufl(msg: Message) -> Finding | None:
     else:
         kind = Kind.HARD  # flufl.bounce's reading of a bounce with no status code
     addresses = {dsn.clean(a.decode("utf-8", "replace").lower(), 320) for a in chosen}
-    return Finding(kind, addresses, status=code, detail="bounce " + ("(permanent)" if permanent else "(temporary)"))
+    return Finding(
+        kind,
+        addresses,
+        status=code,
+        detail="bounce " + ("(permanent)" if permanent else "(temporary)"),
+    )
 
 
 def classify(msg: Message, bounce_base: str, secret: str) -> Finding:

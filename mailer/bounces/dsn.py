@@ -58,8 +58,8 @@ def _address(value: str) -> str:
 
 def _field_blocks(part: Message) -> list[Message]:
     payload = part.get_payload()
-    if isinstance(payload, list) and all(isinstance(p, Message) for p in payload):
-        return payload
+    if isinstance(payload, list):
+        return [p for p in payload if isinstance(p, Message)]
     # Some relays base64- or qp-encode the part; the parser then leaves text.
     raw = part.get_payload(decode=True)
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(payload)

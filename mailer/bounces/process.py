@@ -160,7 +160,7 @@ def process_one(db: Engine, incoming: Incoming, settings: Settings, report: Proc
         msg: Message = email.message_from_bytes(incoming.raw, policy=email.policy.compat32)
         claims = mailto.claims(envelope_addresses(msg), settings.bounce_address)
         finding = None if claims else classify(msg, settings.bounce_address, settings.secret_key)
-    except Exception as exc:  # noqa: BLE001 - any failure of a parser makes the message poison
+    except Exception as exc:
         _poison(db, incoming, key, mid, exc, report)
         return
     with session_scope(db) as s:

@@ -20,7 +20,6 @@ from urllib.parse import unquote, urlsplit
 
 from mailer.errors import MailerError
 
-
 POISON_FOLDER = "poison"
 
 

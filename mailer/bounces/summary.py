@@ -47,10 +47,14 @@ def events(
     ]
 
 
-def mailbox_log(session: Session, outcome: str, limit: int = 50) -> tuple[int, list[dict[str, Any]]]:
+def mailbox_log(
+    session: Session, outcome: str, limit: int = 50
+) -> tuple[int, list[dict[str, Any]]]:
     """(how many, newest first) mailbox messages with this outcome: unverified, poison …"""
     total = session.scalar(
-        select(func.count()).select_from(ProcessedMessage).where(ProcessedMessage.outcome == outcome)
+        select(func.count())
+        .select_from(ProcessedMessage)
+        .where(ProcessedMessage.outcome == outcome)
     )
     rows = session.scalars(
         select(ProcessedMessage)

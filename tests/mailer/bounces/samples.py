@@ -141,7 +141,9 @@ def postfix_dsn(to: str, blocks: list[Block], queue_id: str = "4F1A2B3C4D") -> b
     folds them.
     """
     delayed = all(action == "delayed" for _, action, _, _ in blocks)
-    subject = "Delayed Mail (still being retried)" if delayed else "Undelivered Mail Returned to Sender"
+    subject = (
+        "Delayed Mail (still being retried)" if delayed else "Undelivered Mail Returned to Sender"
+    )
     intro = (
         "####################################################################\n"
         "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n"
@@ -155,7 +157,7 @@ def postfix_dsn(to: str, blocks: list[Block], queue_id: str = "4F1A2B3C4D") -> b
     fields = "\n".join(
         f"Final-Recipient: rfc822; {rcpt}\nOriginal-Recipient: rfc822;{rcpt}\n"
         f"Action: {action}\nStatus: {status}\n"
-        + (f"Remote-MTA: dns; mail.example.com\n" if diag.startswith("smtp;") else "")
+        + ("Remote-MTA: dns; mail.example.com\n" if diag.startswith("smtp;") else "")
         + f"Diagnostic-Code: {_fold(diag)}\n"
         for rcpt, action, status, diag in blocks
     )

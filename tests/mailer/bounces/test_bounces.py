@@ -64,9 +64,7 @@ def test_every_flufl_sample_processes_and_none_suppresses_without_our_verp(
     files = sorted(data.glob("*.txt"))
     r = process_messages(engine, S, (f.read_bytes() for f in files)).as_dict()
     assert r["messages"] == len(files)
-    assert r["unverified"] + r["auto_replies"] + r["unrecognized"] + len(r["poison"]) == len(
-        files
-    )
+    assert r["unverified"] + r["auto_replies"] + r["unrecognized"] + len(r["poison"]) == len(files)
     assert r["unverified"] > 50 and r["suppressed"] == []
     with session_scope(engine) as s:
         assert s.scalars(select(BounceEvent)).all() == []

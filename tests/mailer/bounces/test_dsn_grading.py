@@ -45,7 +45,9 @@ DISABLED = "smtp; 550 5.2.1 The email account that you tried to reach is disable
         ("failed", "", UNKNOWN, Kind.HARD),  # no Status: the diagnostic's enhanced code
     ],
 )
-def test_postfix_dsn_graded_by_status(action: str, status: str, diagnostic: str, kind: Kind) -> None:
+def test_postfix_dsn_graded_by_status(
+    action: str, status: str, diagnostic: str, kind: Kind
+) -> None:
     raw = postfix_dsn(BOUNCES, [("u@example.com", action, status, diagnostic)])
     finding = classify(email.message_from_bytes(raw), BOUNCES, S.secret_key)
     assert finding.kind is kind

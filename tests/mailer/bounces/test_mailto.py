@@ -108,15 +108,15 @@ def test_mailer_run_polls_the_bounce_mailbox_for_unsubscribes(
     engine: Engine, tmp_path: Path
 ) -> None:
     sent = send_campaign(engine, 2)
-    folder = write_maildir(tmp_path / "bounces", [unsubscribe_mail(sent.mailto[1], "u1@example.org")])
+    folder = write_maildir(
+        tmp_path / "bounces", [unsubscribe_mail(sent.mailto[1], "u1@example.org")]
+    )
     settings = dataclasses.replace(S, bounce_mailbox=str(folder), bounce_poll_seconds=0.2)
     deliver = DeliveryEngine(engine, settings, MemoryTransport, envelope_from="b@example.org")
     runner = Runner(engine, settings, deliver, sweep_seconds=0.2)
     runner.start()
     try:
-        assert wait_for(
-            lambda: statuses(engine)[("u1@example.org", "lmec-news")] == "unsubscribed"
-        )
+        assert wait_for(lambda: statuses(engine)[("u1@example.org", "lmec-news")] == "unsubscribed")
     finally:
         runner.stop()
     assert statuses(engine)[("u0@example.org", "lmec-news")] == "confirmed"

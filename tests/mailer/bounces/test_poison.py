@@ -19,12 +19,12 @@ from sqlalchemy import Engine, func, select
 from mailer.bounces import dsn
 from mailer.bounces.classify import classify
 from mailer.bounces.process import process_messages
-from mailer.bounces.sources import maildir
 from mailer.campaigns.models import BounceEvent, ProcessedMessage
 from mailer.cli import cli
 from mailer.db import session_scope
 from subscribers.models import Suppression
-from tests.mailer.bounces.samples import arf, dsn as make_dsn, postfix_dsn
+from tests.mailer.bounces.samples import arf, postfix_dsn
+from tests.mailer.bounces.samples import dsn as make_dsn
 from tests.mailer.bounces.sent import BOUNCES, S, send_campaign, write_maildir
 
 POISON = b"Subject: Re: your newsletter\r\nX-Mailer: broken\r\n\r\nno From header, one part\r\n"
@@ -57,7 +57,7 @@ def test_poison_between_two_good_dsns(engine: Engine, db_url: str, tmp_path: Pat
     assert "suppressed u1@example.org" in first.output
     assert len(mailbox.Maildir(str(folder))) == 2
     aside = mailbox.Maildir(str(folder)).get_folder("poison")
-    assert [aside.get_bytes(k) for k in aside.keys()] == [POISON]  # byte for byte
+    assert [aside.get_bytes(k) for k in aside.iterkeys()] == [POISON]  # byte for byte
     with session_scope(engine) as s:
         before = s.execute(select(ProcessedMessage.outcome, ProcessedMessage.detail)).all()
         events = s.scalar(select(func.count()).select_from(BounceEvent))
@@ -78,7 +78,7 @@ def test_poison_in_an_mbox_stays_and_is_skipped(engine: Engine, tmp_path: Path) 
     box.add(POISON)
     box.flush()
     for expected in (1, 0):
-        r = process_messages(engine, S, [box.get_bytes(k) for k in box.keys()]).as_dict()
+        r = process_messages(engine, S, [box.get_bytes(k) for k in box.iterkeys()]).as_dict()
         assert len(r["poison"]) == expected
 
 
@@ -91,7 +91,19 @@ def mutate(raw: bytes, rnd: random.Random, edits: int) -> bytes:
             del data[at : at + rnd.randint(1, 40)]
         elif choice < 0.7:
             data[at:at] = rnd.choice(
-                [b"\r\n", b"\r\n\r\n", b"--B", b"--F", b";", b"<", b">", b"\x00", b"\xff", b"=?", b":"]
+                [
+                    b"\r\n",
+                    b"\r\n\r\n",
+                    b"--B",
+                    b"--F",
+                    b";",
+                    b"<",
+                    b">",
+                    b"\x00",
+                    b"\xff",
+                    b"=?",
+                    b":",
+                ]
             )
         elif at < len(data):
             data[at] = rnd.randrange(256)
@@ -107,7 +119,9 @@ SEEDS = [
 ]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     st.lists(
         st.one_of(
@@ -120,7 +134,9 @@ SEEDS = [
         max_size=6,
     )
 )
-def test_arbitrary_and_mutated_reports_never_crash_a_run(engine: Engine, batch: list[bytes]) -> None:
+def test_arbitrary_and_mutated_reports_never_crash_a_run(
+    engine: Engine, batch: list[bytes]
+) -> None:
     """Whatever arrives, the run ends, every message is accounted for, and
     (none carrying a valid VERP tag or Message-ID) nobody is suppressed."""
     r = process_messages(engine, S, batch).as_dict()
@@ -131,9 +147,12 @@ def test_arbitrary_and_mutated_reports_never_crash_a_run(engine: Engine, batch: 
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=3000) | st.sampled_from(SEEDS).flatmap(
-    lambda seed: st.tuples(st.just(seed), st.integers(0, 2**32), st.integers(1, 20))
-).map(lambda t: mutate(t[0], random.Random(t[1]), t[2])))
+@given(
+    st.binary(max_size=3000)
+    | st.sampled_from(SEEDS)
+    .flatmap(lambda seed: st.tuples(st.just(seed), st.integers(0, 2**32), st.integers(1, 20)))
+    .map(lambda t: mutate(t[0], random.Random(t[1]), t[2]))
+)
 def test_our_own_parsers_never_raise(raw: bytes) -> None:
     """The DSN and proof readers are ours: they must not need the poison net."""
     msg = email.message_from_bytes(raw)

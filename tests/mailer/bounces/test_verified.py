@@ -19,7 +19,7 @@ from mailer.campaigns.models import BounceEvent, ProcessedMessage
 from mailer.cli import cli
 from mailer.db import session_scope
 from subscribers.members import describe
-from tests.mailer.bounces.samples import arf, dsn, postfix_dsn
+from tests.mailer.bounces.samples import arf, postfix_dsn
 from tests.mailer.bounces.sent import BOUNCES, S, send_campaign, write_maildir
 
 USER_UNKNOWN = "smtp; 550 5.1.1 <x>: Recipient address rejected: User unknown"
@@ -49,7 +49,9 @@ def test_forged_reports_suppress_nobody_and_genuine_ones_their_subscriber(
         postfix_dsn(BOUNCES, [("u2@example.org", "failed", "5.1.1", USER_UNKNOWN)], "5A"),
         # Several Final-Recipients, no VERP.
         postfix_dsn(
-            BOUNCES, [(f"u{i}@example.org", "failed", "5.1.1", USER_UNKNOWN) for i in (1, 2, 3)], "6B"
+            BOUNCES,
+            [(f"u{i}@example.org", "failed", "5.1.1", USER_UNKNOWN) for i in (1, 2, 3)],
+            "6B",
         ),
         # A Message-ID in our format with a wrong HMAC, in an ARF naming u4.
         arf(mid[4].replace(mid[4].split("@")[0][-4:], "0000"), "u4@example.org"),
@@ -79,7 +81,9 @@ def test_forged_reports_suppress_nobody_and_genuine_ones_their_subscriber(
         arf(mid[3], "u3@example.org"),
         # The attacker's own genuine VERP (u5) listing others: at most u5 is touched.
         postfix_dsn(
-            verp[5], [(f"u{i}@example.org", "failed", "5.1.1", USER_UNKNOWN) for i in (1, 2, 4)], "8D"
+            verp[5],
+            [(f"u{i}@example.org", "failed", "5.1.1", USER_UNKNOWN) for i in (1, 2, 4)],
+            "8D",
         ),
     ]
     folder = write_maildir(tmp_path / "genuine", genuine)
