@@ -121,6 +121,8 @@ def _apply(
     decision = apply_finding(
         session, finding, f"message {mid or '(no Message-ID)'}", policy_of(settings)
     )
+    if decision is None and finding.kind in REPORTS:
+        return finding.kind.value, f"{finding.detail}: subscriber {finding.subscriber_id} is gone"
     if decision is not None and decision.suppressed:
         report.suppressed.append(decision.email)
     return finding.kind.value, finding.detail

@@ -115,3 +115,25 @@ def test_a_report_without_a_configured_secret_or_bounce_address_proves_nothing()
         finding = classify(msg, base, secret)
         assert finding.kind is Kind.HARD and finding.subscriber_id is None
         assert "configured" in finding.unverified
+
+
+def test_a_genuine_report_for_an_erased_subscriber_acts_on_nobody(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from subscribers.members import erase
+
+    sent = send_campaign(engine, 2)
+    with session_scope(engine) as s:
+        erase(s, "u1@example.org")
+    folder = write_maildir(
+        tmp_path / "bounces",
+        [postfix_dsn(sent.verp[1], [("u1@example.org", "failed", "5.1.1", USER_UNKNOWN)])],
+    )
+    with maildir(folder) as messages:
+        r = process_messages(engine, S, messages).as_dict()
+    assert r["suppressed"] == []
+    with session_scope(engine) as s:
+        assert s.scalars(select(BounceEvent)).all() == []
+        assert s.scalar(select(ProcessedMessage.detail)) == (
+            "DSN failed 5.1.1: subscriber 2 is gone"
+        )
