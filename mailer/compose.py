@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailer.bounces.mailto import mailto_maker
 from mailer.content.issue import IssueSet
 from mailer.message import DkimSigner, MessageFactory, Recipient, SenderInfo
 from mailer.render import Audience, PreparedIssue, prepare_issue
@@ -85,6 +86,12 @@ def compose(
         campaign_key=campaign_key,
         secret_key=settings.secret_key or "preview",
         subject_prefix=subject_prefix,
+        # Only where the bounce mailbox can honour it (see mailer.bounces.mailto).
+        unsubscribe_mailto=mailto_maker(
+            settings.bounce_address, settings.secret_key, mailing_list.id
+        )
+        if settings.bounce_address and settings.secret_key
+        else None,
     )
     return Composition(
         prepare_issue(issues, audience), sender, tokens_for(settings), signers_for(settings)

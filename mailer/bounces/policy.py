@@ -3,9 +3,12 @@
 A hard bounce, a 5xx reply at send time or a complaint suppresses the
 address at once. Soft bounces earn at most one point a day; a quiet spell of
 ``bounce_soft_reset_days`` starts the count again; at
-``bounce_soft_threshold`` points the address is suppressed. Every event is a
-``bounce_events`` row naming the message, the campaign and the reason, and
-every suppression a ``suppression_events`` row.
+``bounce_soft_threshold`` points the address is suppressed. Blocks (5.7.x),
+other permanent failures and delay notices are recorded and suppress
+nobody: they say nothing wrong about the address. Every event is a
+``bounce_events`` row naming the message, the campaign, the status code and
+the remote server's diagnostic, and every suppression a
+``suppression_events`` row.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from sqlalchemy.orm import Session
 from mailer.bounces.classify import Finding, Kind
 from mailer.campaigns.models import BounceEvent, BounceKind, Campaign
 from subscribers.addresses import address_hash, parse_address
-from subscribers.errors import InvalidInput
 from subscribers.members import suppress
 from subscribers.models import Subscriber, SuppressionReason, utcnow
 
@@ -67,6 +69,8 @@ def record(
     code: int | None = None,
     policy: Policy = Policy(),
     now: datetime | None = None,
+    status: str = "",
+    diagnostic: str = "",
 ) -> Decision:
     """Record one bounce or complaint for ``email`` and apply the policy."""
     key = parse_address(email).key
@@ -81,6 +85,8 @@ def record(
         source=source,
         code=code,
         detail=detail,
+        status=status[:16] or None,
+        diagnostic=diagnostic or None,
         created_at=now or utcnow(),
     )
     session.add(event)
@@ -92,6 +98,8 @@ def record(
     if kind is BounceKind.HARD:
         suppress(session, email, SuppressionReason.BOUNCED, f"hard bounce{where}: {detail}")
         return Decision(email, kind, True)
+    if kind is not BounceKind.SOFT:
+        return Decision(email, kind, False)  # block, other failure, delay: recorded only
     score = soft_score(session, event.email_hash, policy)
     if score >= policy.soft_threshold:
         suppress(
@@ -104,39 +112,37 @@ def record(
     return Decision(email, kind, False, score)
 
 
+_KINDS = {
+    Kind.HARD: BounceKind.HARD,
+    Kind.SOFT: BounceKind.SOFT,
+    Kind.BLOCK: BounceKind.BLOCK,
+    Kind.FAIL: BounceKind.FAIL,
+    Kind.DELAYED: BounceKind.DELAYED,
+    Kind.COMPLAINT: BounceKind.COMPLAINT,
+}
+
+
 def apply_finding(
     session: Session, finding: Finding, source_detail: str, policy: Policy
-) -> list[Decision]:
-    """Turn a classified message into recorded events and suppressions."""
-    kinds = {
-        Kind.HARD: BounceKind.HARD,
-        Kind.SOFT: BounceKind.SOFT,
-        Kind.COMPLAINT: BounceKind.COMPLAINT,
-    }
-    if finding.kind not in kinds:
-        return []
-    addresses = set(finding.addresses)
-    if finding.subscriber_id is not None:
-        # Our own return path or Message-ID names the subscriber: trust it over
-        # whatever address a vague or forwarded report mentions.
-        sub = session.get(Subscriber, finding.subscriber_id)
-        if sub is not None:
-            addresses = {sub.email}
-    source = "arf" if finding.kind is Kind.COMPLAINT else "dsn"
-    decisions = []
-    for address in sorted(addresses):
-        try:
-            decisions.append(
-                record(
-                    session,
-                    email=address,
-                    kind=kinds[finding.kind],
-                    source=source,
-                    detail=f"{finding.detail}; {source_detail}",
-                    campaign_id=finding.campaign_id,
-                    policy=policy,
-                )
-            )
-        except InvalidInput:
-            continue  # a report naming something that is not an address
-    return decisions
+) -> Decision | None:
+    """Record a classified report against the one subscriber it proves; None if nobody.
+
+    The addresses a report names are never acted on: only the subscriber our
+    VERP tag or Message-ID HMAC names (``finding.subscriber_id``).
+    """
+    if finding.kind not in _KINDS or finding.subscriber_id is None:
+        return None
+    sub = session.get(Subscriber, finding.subscriber_id)
+    if sub is None:
+        return None  # erased since: nobody left to act on
+    return record(
+        session,
+        email=sub.email,
+        kind=_KINDS[finding.kind],
+        source="arf" if finding.kind is Kind.COMPLAINT else "dsn",
+        detail=f"{finding.detail}; {source_detail}",
+        campaign_id=finding.campaign_id,
+        policy=policy,
+        status=finding.status,
+        diagnostic=finding.diagnostic,
+    )

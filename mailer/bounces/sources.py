@@ -1,45 +1,86 @@
-"""Where bounce messages are read from: a Maildir folder, an mbox file, an IMAP mailbox."""
+"""Where bounce messages are read from: a Maildir folder, an mbox file, an IMAP mailbox.
+
+Each source yields ``Incoming`` messages. A message no parser can read
+(poison) is set aside where the source allows it: in a Maildir it moves to
+the ``.poison`` subfolder (a Maildir++ folder, shown as "poison" by IMAP
+servers such as Dovecot); in an mbox or over IMAP it stays where it is and is
+skipped by its processed-message key.
+"""
 
 from __future__ import annotations
 
 import imaplib
 import mailbox
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from mailer.errors import MailerError
+
+POISON_FOLDER = "poison"
 
 
 class SourceError(MailerError):
     """The mailbox cannot be opened or read."""
 
 
+def _left_in_place() -> str:
+    return ""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    raw: bytes
+    # Moves the message out of the way; returns where to, "" when it stays put.
+    set_aside: Callable[[], str] = _left_in_place
+
+
 @contextmanager
-def maildir(path: str | Path) -> Iterator[Iterator[bytes]]:
+def maildir(path: str | Path) -> Iterator[Iterator[Incoming]]:
     if not (Path(path) / "cur").is_dir():
         raise SourceError(f"{path} is not a Maildir folder (no cur/ inside)")
     box = mailbox.Maildir(str(path), factory=None, create=False)
-    yield (box.get_bytes(key) for key in sorted(box.keys()))
+
+    def mover(key: str, raw: bytes) -> Callable[[], str]:
+        def set_aside() -> str:
+            # Copy, then remove: a crash in between leaves a duplicate that is
+            # skipped by its key, never a lost message.
+            folder = box.add_folder(POISON_FOLDER)
+            folder.add(raw)
+            box.discard(key)
+            return str(Path(path) / f".{POISON_FOLDER}")
+
+        return set_aside
+
+    def messages() -> Iterator[Incoming]:
+        for key in sorted(box.keys()):
+            try:
+                raw = box.get_bytes(key)
+            except KeyError:
+                continue  # taken by another reader since the listing
+            yield Incoming(raw, mover(key, raw))
+
+    yield messages()
 
 
 @contextmanager
-def mbox(path: str | Path) -> Iterator[Iterator[bytes]]:
+def mbox(path: str | Path) -> Iterator[Iterator[Incoming]]:
     if not Path(path).is_file():
         raise SourceError(f"{path} is not an mbox file")
     box = mailbox.mbox(str(path), factory=None, create=False)
     box.lock()
     try:
-        yield (box.get_bytes(key) for key in list(box.iterkeys()))
+        yield (Incoming(box.get_bytes(key)) for key in list(box.iterkeys()))
     finally:
         box.unlock()
         box.close()
 
 
 @contextmanager
-def imap(url: str, password: str, timeout: float = 60) -> Iterator[Iterator[bytes]]:
+def imap(url: str, password: str, timeout: float = 60) -> Iterator[Iterator[Incoming]]:
     """``imaps://user@host[:port]/MAILBOX`` (TLS) or ``imap://`` (STARTTLS when offered).
 
     Messages read are flagged \\Seen; the password comes from the settings,
@@ -70,13 +111,13 @@ def imap(url: str, password: str, timeout: float = 60) -> Iterator[Iterator[byte
     except (OSError, imaplib.IMAP4.error) as exc:
         raise SourceError(f"IMAP {parts.hostname}: {exc}") from None
 
-    def messages() -> Iterator[bytes]:
+    def messages() -> Iterator[Incoming]:
         _, data = client.uid("SEARCH", "ALL")
         for uid in (data[0] or b"").decode("ascii").split():
             _, fetched = client.uid("FETCH", uid, "(BODY.PEEK[])")
             for item in fetched:
                 if isinstance(item, tuple):
-                    yield item[1]
+                    yield Incoming(item[1])
             client.uid("STORE", uid, "+FLAGS", "(\\Seen)")
 
     try:
@@ -90,7 +131,7 @@ def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def open_source(spec: str, password: str = "") -> AbstractContextManager[Iterator[bytes]]:
+def open_source(spec: str, password: str = "") -> AbstractContextManager[Iterator[Incoming]]:
     """A source from one setting: an imap(s):// URL, a Maildir folder, or an mbox file."""
     if spec.startswith(("imap://", "imaps://")):
         return imap(spec, password)

@@ -1,4 +1,4 @@
-"""Reading the bounce record: per campaign, per address."""
+"""Reading the bounce record: per campaign, per address, and the mailbox's own log."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailer.campaigns.models import BounceEvent, BounceKind
+from mailer.campaigns.models import BounceEvent, BounceKind, ProcessedMessage
 from mailer.campaigns.report import bounce_counts
 from subscribers.addresses import parse_address
 
@@ -39,7 +39,30 @@ def events(
             "campaign": e.campaign_id,
             "code": e.code,
             "detail": e.detail,
+            "status": e.status,
+            "diagnostic": e.diagnostic,
             "subscriber_id": e.subscriber_id,
         }
         for e in session.scalars(query)
+    ]
+
+
+def mailbox_log(
+    session: Session, outcome: str, limit: int = 50
+) -> tuple[int, list[dict[str, Any]]]:
+    """(how many, newest first) mailbox messages with this outcome: unverified, poison …"""
+    total = session.scalar(
+        select(func.count())
+        .select_from(ProcessedMessage)
+        .where(ProcessedMessage.outcome == outcome)
+    )
+    rows = session.scalars(
+        select(ProcessedMessage)
+        .where(ProcessedMessage.outcome == outcome)
+        .order_by(ProcessedMessage.id.desc())
+        .limit(limit)
+    )
+    return total or 0, [
+        {"at": m.created_at.isoformat(), "message_id": m.message_id, "detail": m.detail}
+        for m in rows
     ]

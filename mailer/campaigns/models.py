@@ -107,6 +107,9 @@ class BounceKind(enum.StrEnum):
     HARD = "hard"
     SOFT = "soft"
     COMPLAINT = "complaint"
+    BLOCK = "block"  # 5.7.x policy/spam/DMARC: recorded, never suppresses
+    FAIL = "fail"  # another permanent failure (too big, loop): recorded only
+    DELAYED = "delayed"  # a DSN saying delivery is still being retried: recorded only
 
 
 class BounceEvent(Base):
@@ -127,6 +130,8 @@ class BounceEvent(Base):
     source: Mapped[str] = mapped_column(String(20))  # smtp | dsn | arf …
     code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # RFC 3463, "5.1.1"
+    diagnostic: Mapped[str | None] = mapped_column(Text, nullable=True)  # the remote's words
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -148,5 +153,9 @@ class ProcessedMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # SHA-256 of the Message-ID (or of the whole message when it has none).
     key: Mapped[str] = mapped_column(String(64), unique=True)
-    outcome: Mapped[str] = mapped_column(String(20))
+    # A finding's kind, or unverified | poison | unsubscribe (see mailer.bounces.process).
+    outcome: Mapped[str] = mapped_column(String(20), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    # What was claimed and why nothing was done, the parser's error, or who left which list.
+    detail: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

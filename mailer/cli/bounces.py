@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from mailer.bounces import summary
-from mailer.bounces.process import process_messages
+from mailer.bounces.process import POISON, UNSUBSCRIBE, UNVERIFIED, process_messages
 from mailer.bounces.sources import SourceError, imap, maildir, mbox
 from mailer.cli.context import app, print_json
 
@@ -37,10 +39,15 @@ def process(
     imap_url: str | None,
     as_json: bool,
 ) -> None:
-    """Read DSNs, complaint reports and auto-replies from a mailbox and act on them.
+    """Read DSNs, complaint reports, unsubscribe mails and auto-replies, and act on them.
 
-    Hard bounces and complaints suppress the address at once; soft bounces
-    are scored. A message already processed is never counted twice.
+    A report acts only on the subscriber our VERP return path (DSNs) or our
+    Message-ID (complaints) proves; others are recorded as unverified. Hard
+    bounces and complaints suppress at once; soft bounces are scored; blocks
+    (5.7.x) and delay notices are recorded only. Mail to a signed
+    List-Unsubscribe mailto: unsubscribes from that list. A message no
+    parser can read is recorded as poison and set aside (Maildir: the
+    .poison folder). A message already processed is never counted twice.
 
     \b
     Example:
@@ -70,11 +77,18 @@ def process(
     r = report.as_dict()
     click.echo(
         f"{r['messages']} messages ({r['already_processed']} already processed): "
-        f"{r['hard']} hard, {r['soft']} soft, {r['complaints']} complaints, "
-        f"{r['auto_replies']} auto-replies, {r['unrecognized']} unrecognized."
+        f"{r['hard']} hard, {r['soft']} soft, {r['blocks']} blocks, "
+        f"{r['other_failures']} other failures, {r['delayed']} delayed, "
+        f"{r['complaints']} complaints, {r['unsubscribes']} unsubscribes, "
+        f"{r['auto_replies']} auto-replies, {r['unrecognized']} unrecognized, "
+        f"{r['unverified']} unverified (acted on nobody), {len(r['poison'])} poison."
     )
     for address in r["suppressed"]:
         click.echo(f"  suppressed {address}")
+    for address in r["unsubscribed"]:
+        click.echo(f"  unsubscribed {address}")
+    for line in r["poison"]:
+        click.echo(f"  poison {line}")
 
 
 @group.command("ls")
@@ -84,22 +98,46 @@ def process(
 def ls(ctx: click.Context, campaign_id: int | None, as_json: bool) -> None:
     """Summarize recorded bounces and complaints (newest first).
 
+    Without --campaign it also lists, separately, the mailbox's unverified
+    reports (which acted on nobody), poison messages (with the parser's
+    error) and unsubscribes by mail.
+
     \b
     Example:
       mailer bounces ls --campaign 3
     """
+    logs: dict[str, tuple[int, list[dict[str, Any]]]] = {}
     with app(ctx).session() as s:
         totals = summary.counts(s, campaign_id)
         recent = summary.events(s, campaign_id, limit=50)
+        if campaign_id is None:
+            logs = {name: summary.mailbox_log(s, outcome) for name, outcome in _LOGS}
     if as_json:
-        print_json({"counts": totals, "recent": recent})
+        print_json(
+            {"counts": totals, "recent": recent} | {name: rows for name, (_, rows) in logs.items()}
+        )
         return
-    click.echo(f"hard {totals['hard']}, soft {totals['soft']}, complaints {totals['complaint']}")
+    click.echo(
+        f"hard {totals['hard']}, soft {totals['soft']}, complaints {totals['complaint']}, "
+        f"blocks {totals['block']}, other failures {totals['fail']}, delayed {totals['delayed']}"
+    )
     for e in recent:
+        status = f" {e['status']}" if e["status"] else ""
         click.echo(
             f"  {e['at'][:19]} {e['kind']:<9} {e['source']:<4} campaign "
-            f"{e['campaign'] or '-'}: {e['detail']}"
+            f"{e['campaign'] or '-'}{status}: {e['detail']}"
         )
+    for name, (total, rows) in logs.items():
+        click.echo(f"{_TITLES[name]}: {total}")
+        for m in rows:
+            click.echo(f"  {m['at'][:19]} {m['message_id'] or '(no Message-ID)'}: {m['detail']}")
 
+
+_LOGS = (("unverified", UNVERIFIED), ("poison", POISON), ("unsubscribes", UNSUBSCRIBE))
+_TITLES = {
+    "unverified": "Unverified reports (acted on nobody)",
+    "poison": "Poison messages (set aside)",
+    "unsubscribes": "Unsubscribed by mail",
+}
 
 COMMANDS = [group]

@@ -139,10 +139,13 @@ def show(ctx: click.Context, email: str, as_json: bool) -> None:
     for e in info["suppression_history"]:
         click.echo(f"  {e['at'][:19]} {e['action']} ({e['reason']}) {e['detail']}".rstrip())
     for b in info["bounces"]:
+        status = f" {b['status']}" if b["status"] else ""
         click.echo(
-            f"  {b['at'][:19]} {b['kind']} bounce via {b['source']}, campaign "
+            f"  {b['at'][:19]} {b['kind']}{status} bounce via {b['source']}, campaign "
             f"{b['campaign'] or '-'}: {b['detail']}"
         )
+        if b["diagnostic"]:
+            click.echo(f"    remote server said: {b['diagnostic']}")
 
 
 @group.command("ls")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
@@ -46,6 +46,9 @@ class SenderInfo:
     secret_key: str
     feedback_id: str = ""
     subject_prefix: str = ""
+    # (subscriber id, address) → the signed mailto: for List-Unsubscribe that
+    # the bounce mailbox reader honours; None: no bounce address, no mailto.
+    unsubscribe_mailto: Callable[[int, str], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,6 @@ class MessageFactory:
         issue = variant.issue
         boundary = f"=_mailer_{secrets.token_hex(12)}"  # "=_" never occurs in QP text
         from_header, _ = mailbox(from_name, from_addr)
-        local, _ = split_address(from_addr)
-        self.mailto = f"mailto:{local}@{self.from_domain}?subject=unsubscribe"
         static = [
             f"From: {from_header}\r\n".encode(),
             fold("Subject", sender.subject_prefix + issue.subject),
@@ -128,12 +129,14 @@ class MessageFactory:
         mid = message_id(
             self.sender.campaign_key, r.subscriber_id, self.from_domain, self.sender.secret_key
         )
-        unsub = values["unsubscribe_url"]
+        unsub = f"<{values['unsubscribe_url']}>"
+        make_mailto = self.sender.unsubscribe_mailto
+        mailto = make_mailto(r.subscriber_id, r.email) if make_mailto else None
         personal = [
             ("Date", formatdate(date, usegmt=True)),
             ("To", to_header),
             ("Message-ID", mid),
-            ("List-Unsubscribe", f"<{unsub}>,\r\n <{self.mailto}>"),
+            ("List-Unsubscribe", f"{unsub},\r\n <{mailto}>" if mailto else unsub),
         ]
         if smtputf8:
             lines = [f"{n}: {v}\r\n".encode() for n, v in personal]

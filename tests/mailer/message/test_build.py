@@ -5,6 +5,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from mailer.bounces.mailto import mailto_maker
 from mailer.message import Recipient
 from mailer.message.build import message_id
 from tests.mailer.helpers import SECRET, factory
@@ -19,7 +20,10 @@ def parse(data: bytes) -> EmailMessage:
 
 
 def test_structure_and_headers() -> None:
-    f = factory(feedback_id="42:lmec-news:mailer")
+    f = factory(
+        feedback_id="42:lmec-news:mailer",
+        unsubscribe_mailto=mailto_maker("bounces@example.org", SECRET, 3),
+    )
     r = Recipient(7, "li.wei@example.org", "Li Wei", {"country": "CN"})
     out = f.build(r)
     msg = parse(out.data)
@@ -44,7 +48,9 @@ def test_structure_and_headers() -> None:
     assert https == values["unsubscribe_url"] and https.startswith(
         "https://news.example.org/unsubscribe/"
     )
-    assert mailto.startswith("mailto:news@example.org")
+    assert mailto.startswith("mailto:bounces+u-7-3-") and mailto.endswith(
+        "@example.org?subject=unsubscribe"
+    )
     assert out.envelope_to == "li.wei@example.org" and not out.smtputf8
 
 
