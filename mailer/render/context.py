@@ -98,4 +98,5 @@ def template_context(
         "words": Fields("words", "", words),
         "web": web,
     }
-    return plain(context)
+    plain(context)
+    return context

@@ -21,8 +21,9 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.compiler import CodeGenerator, Frame
+from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 
 MAX_TEXT = 1_000_000  # characters any one value may grow to
 MAX_ITEMS = 100_000  # items of a range or a repeated list
@@ -30,7 +31,8 @@ MAX_ARG = 10_000  # widths, counts and lengths given to filters
 MAX_OUTPUT = 2_000_000  # characters one template may write
 _BIG_NUMBER = 4096  # bits an integer power may produce
 _WIDE_SPEC = re.compile(r"\d{5,}|\{")  # a format width/precision of 10,000 or more
-_PERCENT_WIDTH = re.compile(r"%[-+ #0(\w)]*(\*|\d{5,})")
+# %-format with a width or precision of 10,000 or more, or given as '*'.
+_PERCENT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(?:\*|\d{5,}|\d*\.(?:\*|\d{5,}))")
 _SCALAR = (str, int, float, bool, dt.date, type(None))
 
 
@@ -110,13 +112,19 @@ def _precheck(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, An
                 raise SecurityError(f"|{name}: {n:,} is too large (at most {MAX_ARG:,})")
     elif name == "format" and isinstance(value, str) and _PERCENT_WIDTH.search(value):
         raise SecurityError("|format with a width of 10,000 or more")
-    elif name == "replace" and len(args) >= 2 and isinstance(value, str):
-        old, new = str(args[0]), str(args[1])
-        if _too_long(len(value) + (value.count(old) if old else len(value)) * len(new)):
-            raise SecurityError("|replace would make more than a million characters")
+    elif name == "replace" and isinstance(value, str) and _too_long(_replaced_size(value, args)):
+        raise SecurityError("|replace would make more than a million characters")
     elif name == "join" and isinstance(value, list | tuple | range) and args:
-        if _too_long(len(value) * len(str(args[0]))):
-            raise SecurityError("|join would make more than a million characters")
+        joined = len(value) * len(str(args[0]))
+        if _too_long(joined):
+            raise SecurityError(f"|join would make {joined:,} characters (at most {MAX_TEXT:,})")
+
+
+def _replaced_size(value: str, args: tuple[Any, ...]) -> int:
+    if len(args) < 2:
+        return len(value)
+    old, new = str(args[0]), str(args[1])
+    return len(value) + (value.count(old) if old else len(value) + 1) * len(new)
 
 
 def _guard(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -134,6 +142,28 @@ def _guard(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     if skip:
         guarded.jinja_pass_arg = fn.jinja_pass_arg  # type: ignore[attr-defined]
     return guarded
+
+
+def _binop_problem(operator: str, left: Any, right: Any) -> str | None:
+    """Why ``left operator right`` would make a huge value, before it is computed."""
+    sized = (str, list, tuple)
+    if operator == "*":
+        for seq, n in ((left, right), (right, left)):
+            if isinstance(seq, sized) and isinstance(n, int):
+                unit, limit = (
+                    ("characters", MAX_TEXT) if isinstance(seq, str) else ("items", MAX_ITEMS)
+                )
+                if len(seq) * n > limit:
+                    return f"'*' would make {len(seq) * n:,} {unit} (at most {limit:,})"
+    elif operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
+        if right * math.log2(abs(left)) > _BIG_NUMBER:
+            return f"'**' would make a number of over {_BIG_NUMBER} bits"
+    elif operator == "%" and isinstance(left, str) and _PERCENT_WIDTH.search(left):
+        return "'%' format with a width of 10,000 or more"
+    elif operator == "+" and isinstance(left, sized) and isinstance(right, sized):
+        total = len(left) + len(right)
+        return f"'+' would make {total:,} items" if _too_long(total) else None
+    return None
 
 
 class _BoundedCodeGenerator(CodeGenerator):
@@ -171,25 +201,9 @@ class AuthorSandbox(SandboxedEnvironment):
         self.filters = {name: _guard(name, fn) for name, fn in self.filters.items()}
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(n, int):
-                    limit = MAX_TEXT if isinstance(seq, str) else MAX_ITEMS
-                    if len(seq) * n > limit:
-                        raise SecurityError(
-                            f"'*' would make {len(seq) * n:,} "
-                            f"{'characters' if isinstance(seq, str) else 'items'}"
-                        )
-        elif operator == "**":
-            if isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
-                if right * math.log2(abs(left)) > _BIG_NUMBER:
-                    raise SecurityError(f"'**' would make a number of over {_BIG_NUMBER} bits")
-        elif operator == "%" and isinstance(left, str):
-            if _PERCENT_WIDTH.search(left):
-                raise SecurityError("'%' format with a width of 10,000 or more")
-        elif operator == "+" and isinstance(left, str | list | tuple):
-            if isinstance(right, str | list | tuple) and _too_long(len(left) + len(right)):
-                raise SecurityError(f"'+' would make {len(left) + len(right):,} items")
+        problem = _binop_problem(operator, left, right)
+        if problem:
+            raise SecurityError(problem)
         return super().call_binop(context, operator, left, right)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
@@ -220,7 +234,7 @@ def _writing_line(template: Template, generator: Any) -> int | None:
     while getattr(generator, "gi_yieldfrom", None) is not None:
         generator = generator.gi_yieldfrom
     frame = getattr(generator, "gi_frame", None)
-    if frame is None or frame.f_code.co_filename != template.filename and template.filename:
+    if frame is None or (frame.f_code.co_filename != template.filename and template.filename):
         return None
     return template.get_corresponding_lineno(frame.f_lineno)
 
@@ -235,7 +249,7 @@ def render_bounded(template: Template, context: dict[str, Any]) -> str:
             total += len(chunk)
             if total > MAX_OUTPUT:
                 line = _writing_line(template, generator)
-                generator.close()
+                generator.close()  # type: ignore[attr-defined]
                 raise OutputTooLarge(f"the template wrote over {MAX_OUTPUT:,} characters", line)
             parts.append(chunk)
     except OutputTooLarge:
