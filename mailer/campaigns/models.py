@@ -70,6 +70,23 @@ class Campaign(Base):
     pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class ArchivedIssue(Base):
+    """A campaign's issue as the web archive shows it, rendered and sanitized at start.
+
+    One row per language variant; the archive serves this, never a fresh
+    render, so later edits to templates or settings do not change history.
+    """
+
+    __tablename__ = "archived_issues"
+    __table_args__ = (UniqueConstraint("campaign_id", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(35))
+    html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (

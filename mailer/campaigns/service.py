@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, case, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
+from mailer.campaigns.archive import store_snapshot
 from mailer.campaigns.models import (
     PENDING,
     Campaign,
@@ -146,6 +147,7 @@ def start_campaign(session: Session, campaign: Campaign, now: datetime | None = 
         session.execute(insert(Delivery).from_select(columns, recipients))
     campaign.status = CampaignStatus.SENDING
     campaign.started_at = now
+    store_snapshot(session, campaign, issues)  # what the web archive will show
     session.flush()
     return int(
         session.scalar(

@@ -47,6 +47,7 @@ class EncodedBody:
 
     segments: tuple[bytes | str, ...]
     canonical: tuple[bytes | None, ...]
+    template: SplitTemplate | None = None  # decides each field's value (URL checks)
 
     @classmethod
     def from_template(
@@ -59,7 +60,7 @@ class EncodedBody:
             elif part:
                 segments.append(qp(part))
         canonical = tuple(relaxed_body(s) if isinstance(s, bytes) else None for s in segments)
-        return cls(tuple(segments), canonical)
+        return cls(tuple(segments), canonical, template)
 
     def render(
         self, values: Mapping[str, str], escape: Callable[[str], str] | None = None
@@ -67,12 +68,14 @@ class EncodedBody:
         """(encoded segments, their canonical forms) for one recipient."""
         out: list[bytes] = []
         canon: list[bytes] = []
+        n = 0
         for seg, can in zip(self.segments, self.canonical, strict=True):
             if isinstance(seg, bytes):
                 out.append(seg)
                 canon.append(can or seg)
             else:
-                value = values.get(seg, "")
+                value = self.template.value(n, values) if self.template else values.get(seg, "")
+                n += 1
                 encoded = qp(escape(value) if escape is not None else value)
                 out.append(encoded)
                 canon.append(relaxed_body(encoded))

@@ -1,24 +1,23 @@
-"""Jinja2 environments: sandboxed (staff write the content and templates), strict."""
+"""Jinja2 environments: sandboxed (issue authors write the body), strict (sandbox.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from functools import cache
 
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import FileSystemLoader, select_autoescape
 
 from mailer.content.plaintext import wrap
+from mailer.render.sandbox import AuthorSandbox
 from mailer.resources import templates_dir
 
 
 @cache
-def layout_environment() -> SandboxedEnvironment:
+def layout_environment() -> AuthorSandbox:
     """Email layouts in templates/email: HTML autoescaped, text not."""
-    env = SandboxedEnvironment(
+    env = AuthorSandbox(
         loader=FileSystemLoader(str(templates_dir())),
         autoescape=select_autoescape(["html"], default_for_string=False),
-        undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -28,11 +27,11 @@ def layout_environment() -> SandboxedEnvironment:
     return env
 
 
-def body_environment(autoescape: bool) -> SandboxedEnvironment:
-    """The issue body itself is a template too (``{{ subscriber.name }}``)."""
-    return SandboxedEnvironment(
-        autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True
-    )
+@cache
+def body_environment(autoescape: bool) -> AuthorSandbox:
+    """The issue body itself is a template too (``{{ subscriber.name }}``); no loader,
+    so it cannot include or import files."""
+    return AuthorSandbox(autoescape=autoescape, keep_trailing_newline=True)
 
 
 def _ordinal(n: int) -> str:

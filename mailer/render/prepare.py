@@ -11,34 +11,24 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import premailer
-from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
+from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxError
 from markupsafe import Markup
 
 from mailer.content.issue import Issue, IssueSet
 from mailer.content.markup import html_to_text, to_html, to_text
 from mailer.errors import ContentError
-from mailer.render.environment import body_environment, layout_environment, long_date
-from mailer.render.split import Sentinels, SplitTemplate, SubscriberProxy
-from mailer.render.strings import strings_for
+from mailer.render.context import Audience, template_context, view_url
+from mailer.render.environment import body_environment, layout_environment
+from mailer.render.sandbox import render_bounded
+from mailer.render.split import Sentinels, SplitTemplate
 
-_PROXY_NAME = f"'{SubscriberProxy.__module__}.{SubscriberProxy.__name__} object'"
 # Per-recipient fields every message has, besides the subscriber's attributes.
 LINK_FIELDS = ("unsubscribe_url", "preferences_url")
-
-
-@dataclass(frozen=True)
-class Audience:
-    """Who the issue goes to, as the layout's footer names them."""
-
-    list_title: str
-    list_slug: str
-    organization: str = ""
-    postal_address: str = ""
-    base_url: str = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
@@ -72,35 +62,45 @@ def _template_line(tb: TracebackType | None, name: str) -> int | None:
     return line
 
 
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, TemplateError):
+        return str(exc.message)
+    # Anything else a template can raise (OverflowError, ZeroDivisionError…)
+    # is the author's mistake too: said, not a traceback.
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _render_body(issue: Issue, context: dict[str, Any]) -> str:
     env = body_environment(autoescape=not issue.is_markdown)
     try:
-        return env.from_string(issue.body).render(context)
+        return render_bounded(env.from_string(issue.body), context)
     except TemplateSyntaxError as exc:
         line = issue.body_line + (exc.lineno or 1) - 1
         raise ContentError(issue.path, f"template error: {exc.message}", line) from None
-    except TemplateError as exc:
-        tb_line = _template_line(sys.exc_info()[2], "<template>")
+    except Exception as exc:
+        tb_line = getattr(exc, "template_line", None) or _template_line(
+            sys.exc_info()[2], "<template>"
+        )
         where = issue.body_line + tb_line - 1 if tb_line else None
-        message = str(exc.message).replace(_PROXY_NAME, "subscriber")
-        raise ContentError(issue.path, f"template error: {message}", where) from None
+        raise ContentError(issue.path, f"template error: {_describe(exc)}", where) from None
 
 
 def _render_layout(issue: Issue, suffix: str, context: dict[str, Any]) -> str:
     name = f"email/{issue.template}.{suffix}"
+    template: Template | None = None
     try:
         template = layout_environment().get_template(name)
-        return template.render(context)
+        return render_bounded(template, context)
     except TemplateNotFound:
         raise ContentError(issue.path, f"template: no layout {name} in templates/") from None
     except TemplateSyntaxError as exc:
         raise ContentError(
             exc.filename or name, f"template error: {exc.message}", exc.lineno
         ) from None
-    except TemplateError as exc:
-        filename = layout_environment().get_template(name).filename or name
-        line = _template_line(sys.exc_info()[2], filename)
-        raise ContentError(filename, f"template error: {exc.message}", line) from None
+    except Exception as exc:
+        filename = (template.filename if template else None) or name
+        line = getattr(exc, "template_line", None) or _template_line(sys.exc_info()[2], filename)
+        raise ContentError(Path(filename), f"template error: {_describe(exc)}", line) from None
 
 
 def inline_css(html: str) -> str:
@@ -118,30 +118,11 @@ def inline_css(html: str) -> str:
     )
 
 
-def prepare_variant(issue: Issue, audience: Audience, default_language: str) -> PreparedVariant:
-    sentinels = Sentinels()
-    subscriber = SubscriberProxy(sentinels)
-    words = strings_for(issue.language)
-    view_url = f"{audience.base_url.rstrip('/')}/archive/{issue.slug}"
-    if issue.language != default_language:
-        view_url += f"?lang={issue.language}"
-    context: dict[str, Any] = {
-        "issue": issue,
-        "date_text": long_date(issue.date, issue.language),
-        "issue_line": (
-            words["issue"].format(number=issue.number, year=issue.date.year)
-            if issue.number is not None and issue.date is not None
-            else ""
-        ),
-        "subscriber": subscriber,
-        "list": audience,
-        "links": {
-            "unsubscribe": sentinels("unsubscribe_url"),
-            "preferences": sentinels("preferences_url"),
-            "view": view_url,
-        },
-        "words": words,
-    }
+def _render(
+    issue: Issue, audience: Audience, sentinels: Sentinels, view: str, web: bool
+) -> tuple[str, str]:
+    """The whole HTML document (CSS inlined) and the plain text, with sentinels."""
+    context = template_context(issue, audience, sentinels, view, web=web)
     body = _render_body(issue, context)
     if issue.is_markdown:
         body_html = to_html(body)
@@ -150,13 +131,31 @@ def prepare_variant(issue: Issue, audience: Audience, default_language: str) -> 
         body_html = body
         body_text, links = html_to_text(body)
     html = _render_layout(issue, "html", {**context, "body": Markup(body_html)})
-    text = _render_layout(issue, "txt", {**context, "body": body_text, "body_links": links})
+    text = (
+        ""
+        if web
+        else _render_layout(issue, "txt", {**context, "body": body_text, "body_links": links})
+    )
+    return inline_css(html), text
+
+
+def prepare_variant(issue: Issue, audience: Audience, default_language: str) -> PreparedVariant:
+    sentinels = Sentinels()
+    view = view_url(issue, audience, default_language)
+    html, text = _render(issue, audience, sentinels, view, web=False)
     return PreparedVariant(
         issue=issue,
-        html=sentinels.split(inline_css(html)),
+        html=sentinels.split(html, html=True),
         text=sentinels.split(text),
-        view_url=view_url,
+        view_url=view,
     )
+
+
+def prepare_web(issue: Issue, audience: Audience) -> SplitTemplate:
+    """The archive's version: the issue without the mail-only footer, personal fields open."""
+    sentinels = Sentinels()
+    html, _ = _render(issue, audience, sentinels, "", web=True)
+    return sentinels.split(html, html=True)
 
 
 def prepare_issue(issues: IssueSet, audience: Audience) -> PreparedIssue:

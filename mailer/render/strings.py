@@ -11,6 +11,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "why": "You receive this email because you subscribed to {list}.",
         "links": "Links",
         "sent_by": "Sent by",
+        "reader": "reader",  # the name a greeting uses on the web archive
     },
     "zh": {
         "issue": "{year}年第{number}期",
@@ -20,6 +21,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "why": "您收到此邮件，是因为您订阅了{list}。",
         "links": "链接",
         "sent_by": "发件方",
+        "reader": "读者",
     },
 }
 

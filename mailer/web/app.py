@@ -16,6 +16,7 @@ from mailer.message import OutgoingMessage
 from mailer.settings import Settings
 from mailer.transport.smtp import SmtpConnection, smtp_config
 from mailer.web.limits import SlidingWindow
+from mailer.web.security import SecurityHeaders
 from subscribers.tokens import Tokens
 
 log = logging.getLogger(__name__)
@@ -64,4 +65,5 @@ def create_app(settings: Settings, db: Engine | None = None, send: Sender | None
     )
     for module in (subscribe, links, archive):
         app.include_router(module.router)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select, text
 
+from mailer.campaigns.archive import archived_html, ensure_snapshot
 from mailer.campaigns.models import Campaign, CampaignStatus
-from mailer.campaigns.service import campaign_issues
-from mailer.compose import compose
 from mailer.db import session_scope
-from mailer.settings import Settings
-from mailer.web.pages import language, message, page, state
+from mailer.web.pages import environment, language, message, page, state
 from subscribers.models import MailingList
 
 router = APIRouter()
@@ -53,29 +49,22 @@ def archive(request: Request) -> HTMLResponse:
     return page("archive", language(request), "archive_title", issues=issues)
 
 
-@lru_cache(maxsize=32)
-def _render(
-    settings: Settings,
-    campaign_id: int,
-    sources_key: str,
-    ml_title: str,
-    ml_slug: str,
-    lang: str | None,
-    campaign: Campaign,
-) -> str:
-    ml = MailingList(id=campaign.list_id, slug=ml_slug, title=ml_title, description="")
-    factory = compose(campaign_issues(campaign), settings, ml, str(campaign_id)).factory(lang)
-    # As sent, with personal fields left out.
-    return factory.variant.html.fill_html({"unsubscribe_url": "#", "preferences_url": "#"})
-
-
-@router.get("/archive/{slug}", response_class=HTMLResponse, include_in_schema=False)
+@router.api_route(
+    "/archive/{slug}", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+)
 def archived_issue(slug: str, request: Request, lang: str | None = None) -> HTMLResponse:
-    for campaign, ml in _sent(request):
+    for campaign, _ml in _sent(request):
         if campaign.slug == slug:
-            settings = state(request).settings
-            html = _render(settings, campaign.id, campaign.slug, ml.title, ml.slug, lang, campaign)
-            return HTMLResponse(html)
+            with session_scope(state(request).db) as s:
+                found = archived_html(s, campaign, lang)
+                if found is None:  # started before snapshots were kept
+                    ensure_snapshot(s, campaign)
+                    found = archived_html(s, campaign, lang)
+            if found is None:
+                break
+            variant, html = found
+            page = environment().get_template("web/issue.html")
+            return HTMLResponse(page.render(lang=variant, title=campaign.subject, html=html))
     return message(language(request), "invalid_title", "invalid", status=404, error=True)
 
 

@@ -57,7 +57,7 @@ def test_body_may_use_subscriber_fields(tmp_path: Path) -> None:
     [
         ("Line one\n\n{{ nosuchvar }}\n", "'nosuchvar' is undefined", 6),
         ("Fine\n{% if %}\n", "template error", 5),
-        ("{{ subscriber.phone }}\n", "subscriber has no attribute 'phone'", 4),
+        ("{{ subscriber.phone }}\n", "subscriber has no field 'phone'", 4),
     ],
 )
 def test_template_errors_name_file_and_line(

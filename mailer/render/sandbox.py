@@ -1,0 +1,260 @@
+"""The Jinja sandbox issue authors write in, and the plain data it may see.
+
+Issue authors are trusted with words, not with the server. Jinja's
+SandboxedEnvironment already refuses ``_``-prefixed attributes (so
+``__class__``, ``__globals__``, ``self._TemplateReference__context``) and
+unsafe ``str.format`` lookups; what it leaves open is whatever the context
+holds (a ``Path`` in the context was enough to read /etc/passwd) and
+resource use. So contexts are checked to be plain data (``plain``) and the
+operators and filters that can make a huge value from a short expression
+are bounded here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import string
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jinja2 import StrictUndefined, Template, nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment
+
+MAX_TEXT = 1_000_000  # characters any one value may grow to
+MAX_ITEMS = 100_000  # items of a range or a repeated list
+MAX_ARG = 10_000  # widths, counts and lengths given to filters
+MAX_OUTPUT = 2_000_000  # characters one template may write
+_BIG_NUMBER = 4096  # bits an integer power may produce
+_WIDE_SPEC = re.compile(r"\d{5,}|\{")  # a format width/precision of 10,000 or more
+# %-format with a width or precision of 10,000 or more, or given as '*'.
+_PERCENT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(?:\*|\d{5,}|\d*\.(?:\*|\d{5,}))")
+_SCALAR = (str, int, float, bool, dt.date, type(None))
+
+
+class Fields(dict[str, Any]):
+    """A dict that names itself in errors ("subscriber has no field …")."""
+
+    def __init__(self, label: str, hint: str = "", *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._label = label
+        self._hint = hint
+
+
+class OpenFields(Fields):
+    """Any key is a field: ``subscriber.attributes.country`` for every attribute."""
+
+    def __init__(self, label: str, make: Callable[[str], str]) -> None:
+        super().__init__(label)
+        self._make = make
+
+    def __missing__(self, key: str) -> str:
+        if not isinstance(key, str) or key.startswith("_"):
+            raise KeyError(key)
+        return self._make(key)
+
+
+class FieldUndefined(StrictUndefined):
+    """StrictUndefined that says which context dict lacked the field."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        obj = self._undefined_obj
+        if isinstance(obj, Fields) and isinstance(self._undefined_name, str):
+            hint = f" ({obj._hint})" if obj._hint else ""
+            return f"{obj._label} has no field {self._undefined_name!r}{hint}"
+        return str(super()._undefined_message)
+
+
+def plain(value: Any, where: str = "context") -> Any:
+    """``value`` if it is plain data all the way down; TypeError naming the path otherwise."""
+    if isinstance(value, _SCALAR) and not isinstance(value, dt.datetime | dt.time):
+        return value
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            plain(item, f"{where}[{i}]")
+        return value
+    if isinstance(value, Mapping) and type(value) in (dict, Fields, OpenFields):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where}: key {key!r} is not text")
+            plain(item, f"{where}.{key}")
+        return value
+    raise TypeError(f"{where}: {type(value).__name__} is not plain data")
+
+
+def _too_long(n: float) -> bool:
+    return n > MAX_TEXT
+
+
+def _bounded_range(*args: int) -> range:
+    items = range(*args)
+    if len(items) > MAX_ITEMS:
+        raise SecurityError(f"range() of {len(items):,} items (at most {MAX_ITEMS:,})")
+    return items
+
+
+_SIZE_FILTERS = {"center", "indent", "wordwrap", "truncate", "batch", "slice"}
+
+
+def _precheck(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse before computing what would make a huge value."""
+    extra = (*args, *kwargs.values())
+    if name in _SIZE_FILTERS:
+        for n in extra:
+            if isinstance(n, int) and not isinstance(n, bool) and abs(n) > MAX_ARG:
+                raise SecurityError(f"|{name}: {n:,} is too large (at most {MAX_ARG:,})")
+    elif name == "format" and isinstance(value, str) and _PERCENT_WIDTH.search(value):
+        raise SecurityError("|format with a width of 10,000 or more")
+    elif name == "replace" and isinstance(value, str) and _too_long(_replaced_size(value, args)):
+        raise SecurityError("|replace would make more than a million characters")
+    elif name == "join" and isinstance(value, list | tuple | range) and args:
+        joined = len(value) * len(str(args[0]))
+        if _too_long(joined):
+            raise SecurityError(f"|join would make {joined:,} characters (at most {MAX_TEXT:,})")
+
+
+def _replaced_size(value: str, args: tuple[Any, ...]) -> int:
+    if len(args) < 2:
+        return len(value)
+    old, new = str(args[0]), str(args[1])
+    return len(value) + (value.count(old) if old else len(value) + 1) * len(new)
+
+
+def _guard(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The filter ``fn`` with its arguments checked first and its text result bounded."""
+    skip = 1 if hasattr(fn, "jinja_pass_arg") else 0  # context / eval context first
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > skip:
+            _precheck(name, args[skip], args[skip + 1 :], kwargs)
+        result = fn(*args, **kwargs)
+        if isinstance(result, str) and _too_long(len(result)):
+            raise SecurityError(f"|{name} made {len(result):,} characters (at most {MAX_TEXT:,})")
+        return result
+
+    if skip:
+        guarded.jinja_pass_arg = fn.jinja_pass_arg  # type: ignore[attr-defined]
+    return guarded
+
+
+def _binop_problem(operator: str, left: Any, right: Any) -> str | None:
+    """Why ``left operator right`` would make a huge value, before it is computed."""
+    sized = (str, list, tuple)
+    if operator == "*":
+        for seq, n in ((left, right), (right, left)):
+            if isinstance(seq, sized) and isinstance(n, int):
+                unit, limit = (
+                    ("characters", MAX_TEXT) if isinstance(seq, str) else ("items", MAX_ITEMS)
+                )
+                if len(seq) * n > limit:
+                    return f"'*' would make {len(seq) * n:,} {unit} (at most {limit:,})"
+    elif operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
+        if right * math.log2(abs(left)) > _BIG_NUMBER:
+            return f"'**' would make a number of over {_BIG_NUMBER} bits"
+    elif operator == "%" and isinstance(left, str) and _PERCENT_WIDTH.search(left):
+        return "'%' format with a width of 10,000 or more"
+    elif operator == "+" and isinstance(left, sized) and isinstance(right, sized):
+        total = len(left) + len(right)
+        return f"'+' would make {total:,} items" if _too_long(total) else None
+    return None
+
+
+class _BoundedCodeGenerator(CodeGenerator):
+    """``a ~ b`` is not an intercepted operator: check its result instead.
+
+    Its operands are bounded already, so one concatenation makes at most a
+    few times MAX_TEXT before it is refused (a doubling loop stops at once).
+    """
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.bounded_text(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
+class AuthorSandbox(SandboxedEnvironment):
+    """SandboxedEnvironment with bounded operators, ranges, filters and formats."""
+
+    intercepted_binops = frozenset(["*", "**", "%", "+"])
+    code_generator_class = _BoundedCodeGenerator
+
+    @staticmethod
+    def bounded_text(value: str) -> str:
+        if _too_long(len(value)):
+            raise SecurityError(f"'~' made {len(value):,} characters (at most {MAX_TEXT:,})")
+        return value
+
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("undefined", FieldUndefined)
+        super().__init__(**options)
+        # lipsum(n=10**6) writes a book; the others are harmless but unneeded.
+        for name in ("lipsum",):
+            self.globals.pop(name, None)
+        self.globals["range"] = _bounded_range
+        self.filters = {name: _guard(name, fn) for name, fn in self.filters.items()}
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        problem = _binop_problem(operator, left, right)
+        if problem:
+            raise SecurityError(problem)
+        return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """``str.format`` as Jinja sandboxes it, refusing huge widths first."""
+        format_call = super().wrap_str_format(value)
+        if format_call is None:
+            return None
+        for _text, _field, spec, _conv in string.Formatter().parse(value.__self__):
+            if spec and _WIDE_SPEC.search(spec):
+                raise SecurityError(f"format spec {spec!r}: too wide, or a nested field")
+
+        def bounded(*args: Any, **kwargs: Any) -> str:
+            return self.bounded_text(format_call(*args, **kwargs))
+
+        return bounded
+
+
+class OutputTooLarge(SecurityError):
+    """The template wrote too much; ``template_line`` is where it was writing."""
+
+    def __init__(self, message: str, template_line: int | None) -> None:
+        super().__init__(message)
+        self.template_line = template_line
+
+
+def _writing_line(template: Template, generator: Any) -> int | None:
+    """The template line a paused render is at (innermost yield-from frame)."""
+    while getattr(generator, "gi_yieldfrom", None) is not None:
+        generator = generator.gi_yieldfrom
+    frame = getattr(generator, "gi_frame", None)
+    if frame is None or (frame.f_code.co_filename != template.filename and template.filename):
+        return None
+    return template.get_corresponding_lineno(frame.f_lineno)
+
+
+def render_bounded(template: Template, context: dict[str, Any]) -> str:
+    """Render, stopping once the output passes MAX_OUTPUT (loops that write a lot)."""
+    parts: list[str] = []
+    total = 0
+    generator = template.root_render_func(template.new_context(plain(context)))
+    try:
+        for chunk in generator:
+            total += len(chunk)
+            if total > MAX_OUTPUT:
+                line = _writing_line(template, generator)
+                generator.close()  # type: ignore[attr-defined]
+                raise OutputTooLarge(f"the template wrote over {MAX_OUTPUT:,} characters", line)
+            parts.append(chunk)
+    except OutputTooLarge:
+        raise
+    except Exception:
+        # What Template.render does: tracebacks point at template lines.
+        template.environment.handle_exception()
+    return "".join(parts)
