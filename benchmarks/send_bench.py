@@ -10,6 +10,11 @@ sink that discards, which is much slower) receives:
 and, in child processes, the peak RSS of the pipeline at two list sizes.
 
     python benchmarks/send_bench.py [--recipients 20000] [--rss 20000 200000]
+        [--postgres postgresql://postgres@127.0.0.1/postgres]
+
+With --postgres, the pipeline runs a second time on a fresh PostgreSQL
+database made on that server (and dropped afterwards): each outcome is a
+commit there too.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -24,10 +30,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -91,10 +101,12 @@ class Sink:
             self.controller.stop()
 
 
-def settings_for(db: Path, port: int, dkim_key: Path | None = None) -> Settings:
+def settings_for(
+    db: Path, port: int, dkim_key: Path | None = None, url: str | None = None
+) -> Settings:
     s = dataclasses.replace(
         Settings(),
-        database_url=f"sqlite:///{db}",
+        database_url=url or f"sqlite:///{db}",
         smtp_host="127.0.0.1",
         smtp_port=port,
         secret_key="bench",
@@ -110,20 +122,36 @@ def settings_for(db: Path, port: int, dkim_key: Path | None = None) -> Settings:
     return s
 
 
-def prepare_db(db: Path, n: int) -> None:
+def prepare_db(db: Path, n: int, url: str | None = None) -> None:
     csv_path = db.with_suffix(".csv")
     csv_path.write_text(
         "email,name,country\n"
         + "".join(f"reader.{i}@example.org,Reader {i},LA\n" for i in range(n)),
         encoding="utf-8",
     )
-    engine = make_engine(f"sqlite:///{db}")
+    engine = make_engine(url or f"sqlite:///{db}")
     upgrade(engine)
     with session_scope(engine) as s:
         create_list(s, "bench", title="LMEC Newsletter")
     with session_scope(engine) as s:
         import_csv(s, csv_path, "bench", confirmed=True)
     engine.dispose()
+
+
+@contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    """A fresh database on the server at ``server_url``, dropped afterwards."""
+    name = f"mailer_bench_{os.getpid()}"
+    admin = make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
 
 
 def pipeline(db: Path, settings: Settings) -> tuple[int, float]:
@@ -190,6 +218,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--rss", type=int, nargs="*", default=[20_000, 200_000])
+    parser.add_argument("--postgres", help="Also run the pipeline on this PostgreSQL server.")
     parser.add_argument("--child-rss", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -216,6 +245,12 @@ def main() -> None:
             raw_s = raw_pipe(sink.port, message, n)
             sent, plain_s = pipeline(db, plain)
             sent_dkim, dkim_s = pipeline(db, settings_for(db, sink.port, key_file))
+            pg_rate = None
+            if args.postgres:
+                with postgres_database(args.postgres) as url:
+                    prepare_db(db, n, url)
+                    sent_pg, pg_s = pipeline(db, settings_for(db, sink.port, url=url))
+                    pg_rate = sent_pg / pg_s
         raw_rate, plain_rate, dkim_rate = n / raw_s, sent / plain_s, sent_dkim / dkim_s
         print(
             f"sink: {sink.kind}; {CONNECTIONS} connections; message {len(message) / 1024:.1f} KB;"
@@ -225,6 +260,9 @@ def main() -> None:
         print(f"{'raw pipe (prebuilt bytes)':<34} {raw_rate:>8,.0f} {1:>11.2f}")
         print(f"{'pipeline, no DKIM':<34} {plain_rate:>8,.0f} {plain_rate / raw_rate:>11.2f}")
         print(f"{'pipeline, RSA-2048 DKIM':<34} {dkim_rate:>8,.0f} {dkim_rate / raw_rate:>11.2f}")
+        if pg_rate is not None:
+            label = "pipeline, no DKIM, PostgreSQL"
+            print(f"{label:<34} {pg_rate:>8,.0f} {pg_rate / raw_rate:>11.2f}")
         print("Aim: >= 0.5 of the raw pipe without DKIM, >= 0.25 with RSA DKIM.")
         for size in args.rss:
             out = subprocess.run(

@@ -151,3 +151,67 @@ def bounce_counts(session: Session, campaign_id: int) -> dict[str, int]:
 def list_campaigns(session: Session) -> list[Report]:
     ids = session.scalars(select(Campaign.id).order_by(Campaign.id.desc())).all()
     return [report(session, cid) for cid in ids]
+
+
+@dataclass(frozen=True)
+class FailedRecipient:
+    """A recipient who did not (or may not) get the campaign, and the server's word on it."""
+
+    email: str
+    status: str
+    failure: str | None  # hard, soft, block, fail, error
+    attempts: int
+    code: int | None
+    reply: str | None
+    in_doubt: bool
+    next_attempt_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "email": self.email,
+            "status": self.status,
+            "failure": self.failure,
+            "attempts": self.attempts,
+            "code": self.code,
+            "reply": self.reply,
+            "in_doubt": self.in_doubt,
+            "next_attempt_at": self.next_attempt_at.isoformat() if self.next_attempt_at else None,
+        }
+
+
+def failures(session: Session, campaign_id: int) -> list[FailedRecipient]:
+    """Each failed, deferred and in-doubt delivery of a campaign, by address."""
+    get_campaign(session, campaign_id)
+    rows = session.execute(
+        select(
+            Subscriber.email,
+            Delivery.status,
+            Delivery.failure,
+            Delivery.attempts,
+            Delivery.smtp_code,
+            Delivery.smtp_reply,
+            Delivery.in_doubt,
+            Delivery.next_attempt_at,
+        )
+        .select_from(Delivery)
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.status.in_([DeliveryStatus.FAILED, DeliveryStatus.DEFERRED])
+            | Delivery.in_doubt.is_(True),
+        )
+        .order_by(Subscriber.email)
+    )
+    return [
+        FailedRecipient(
+            r.email or "(erased)",
+            r.status,
+            r.failure,
+            r.attempts,
+            r.smtp_code,
+            r.smtp_reply,
+            bool(r.in_doubt),
+            r.next_attempt_at if r.status == DeliveryStatus.DEFERRED else None,
+        )
+        for r in rows
+    ]

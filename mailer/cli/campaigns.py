@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+
 import click
-from rich.table import Table
 
 from mailer.campaigns import service as campaigns
-from mailer.campaigns.models import CampaignStatus
+from mailer.campaigns.models import Campaign, CampaignStatus
+from mailer.campaigns.report import failures as report_failures
 from mailer.campaigns.report import list_campaigns, report
 from mailer.cli.context import app, print_json
 from mailer.cli.foreground import deliver_in_foreground, exit_code, print_report, wait_until
@@ -14,7 +16,7 @@ from mailer.cli.foreground import deliver_in_foreground, exit_code, print_report
 
 @click.group("campaigns")
 def group() -> None:
-    """Campaigns: list, status, pause, resume, cancel.
+    """Campaigns: list, status, failures, pause, resume, cancel.
 
     \b
     Example:
@@ -40,33 +42,30 @@ def ls(ctx: click.Context, as_json: bool) -> None:
     if not reports:
         click.echo("No campaigns yet. Schedule one: mailer send FILE --list L --at WHEN")
         return
-    table = Table(
-        "id",
-        "issue",
-        "list",
-        "status",
-        "scheduled (UTC)",
-        "recipients",
-        "sent",
-        "failed",
-        "deferred",
-        "skipped",
-    )
+    # One line per campaign in the terminal's width (80 columns fit): the
+    # subject comes last and is cut short with an ellipsis, never the status.
+    width = shutil.get_terminal_size((80, 24)).columns
+    heads = ("id", "status", "scheduled (UTC)", "sent", "failed", "list", "subject")
+    click.echo(_line(heads, width))
     for r in reports:
-        c = r.counts
-        table.add_row(
+        cells = (
             str(r.campaign),
-            r.slug,
-            r.list_slug,
             r.status,
             f"{r.scheduled_at:%Y-%m-%d %H:%M}",
-            str(r.recipients),
-            str(c["sent"]),
-            str(c["failed"]),
-            str(c["deferred"]),
-            str(c["skipped"]),
+            f"{r.counts['sent']}/{r.recipients}",
+            str(r.counts["failed"]),
+            r.list_slug,
+            r.subject,
         )
-    app(ctx).out.print(table)
+        click.echo(_line(cells, width))
+
+
+def _line(cells: tuple[str, ...], width: int) -> str:
+    cid, status, when, sent, failed, slug, subject = cells
+    slug = slug if len(slug) <= 14 else slug[:13] + "…"
+    head = f"{cid:>4}  {status:<9}  {when:<16}  {sent:>11}  {failed:>6}  {slug:<14}  "
+    room = max(width - len(head) - 1, 8)
+    return head + (subject if len(subject) <= room else subject[: room - 1] + "…")
 
 
 @group.command("status")
@@ -85,10 +84,41 @@ def status(ctx: click.Context, campaign_id: int, as_json: bool) -> None:
     print_report(r, as_json, full=True)
 
 
+@group.command("failures")
+@click.argument("campaign_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+def failures(ctx: click.Context, campaign_id: int, as_json: bool) -> None:
+    """Who did not get it, or may have got it twice: failed, deferred, in doubt.
+
+    Each with the server's reply, how it was graded (hard, soft, block,
+    fail, error) and the number of attempts.
+
+    \b
+    Example:
+      mailer campaigns failures 3 --json
+    """
+    with app(ctx).session() as s:
+        found = report_failures(s, campaign_id)
+    if as_json:
+        print_json([f.as_dict() for f in found])
+        return
+    if not found:
+        click.echo(f"Campaign {campaign_id}: no failed, deferred or in-doubt recipients.")
+        return
+    for f in found:
+        kind = f"{f.status} ({f.failure})" if f.failure else f.status
+        doubt = ", in doubt" if f.in_doubt else ""
+        tries = f"{f.attempts} attempt{'s' if f.attempts != 1 else ''}"
+        reply = f"{f.code or ''} {f.reply or ''}".strip() or "-"
+        click.echo(f"{f.email}  {kind}{doubt}, {tries}: {reply}")
+
+
 @group.command("pause")
 @click.argument("campaign_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the campaign's state as JSON.")
 @click.pass_context
-def pause(ctx: click.Context, campaign_id: int) -> None:
+def pause(ctx: click.Context, campaign_id: int, as_json: bool) -> None:
     """Stop sending after the messages in flight; `resume` continues.
 
     \b
@@ -96,14 +126,18 @@ def pause(ctx: click.Context, campaign_id: int) -> None:
       mailer campaigns pause 3
     """
     with app(ctx).session() as s:
-        campaigns.pause(s, campaign_id)
-    click.echo(f"Campaign {campaign_id} paused.")
+        c = campaigns.pause(s, campaign_id)
+        state = _state(c)
+    if as_json:
+        print_json(state)
+    else:
+        click.echo(f"Campaign {campaign_id} paused.")
 
 
 @group.command("resume")
 @click.argument("campaign_id", type=int)
 @click.option("--wait", is_flag=True, help="Deliver in the foreground until done.")
-@click.option("--json", "as_json", is_flag=True, help="With --wait: print the report as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the state (with --wait: the report).")
 @click.pass_context
 def resume(ctx: click.Context, campaign_id: int, wait: bool, as_json: bool) -> None:
     """Continue a paused or missed campaign (only those not yet sent get it).
@@ -117,7 +151,9 @@ def resume(ctx: click.Context, campaign_id: int, wait: bool, as_json: bool) -> N
         c = campaigns.resume(s, campaign_id)
         state, scheduled_at = c.status, c.scheduled_at
     if not wait:
-        if state == CampaignStatus.SCHEDULED:
+        if as_json:
+            print_json(_state(c))
+        elif state == CampaignStatus.SCHEDULED:
             click.echo(
                 f"Campaign {campaign_id} is scheduled for {scheduled_at:%Y-%m-%d %H:%M} UTC; "
                 "`mailer run` starts it then."
@@ -141,8 +177,9 @@ def resume(ctx: click.Context, campaign_id: int, wait: bool, as_json: bool) -> N
 @group.command("cancel")
 @click.argument("campaign_id", type=int)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the campaign's state as JSON.")
 @click.pass_context
-def cancel(ctx: click.Context, campaign_id: int, yes: bool) -> None:
+def cancel(ctx: click.Context, campaign_id: int, yes: bool, as_json: bool) -> None:
     """Cancel a campaign: nobody else gets it (those already sent stay sent).
 
     \b
@@ -152,8 +189,20 @@ def cancel(ctx: click.Context, campaign_id: int, yes: bool) -> None:
     if not yes:
         click.confirm(f"Cancel campaign {campaign_id}?", abort=True, err=True)
     with app(ctx).session() as s:
-        campaigns.cancel(s, campaign_id)
-    click.echo(f"Campaign {campaign_id} cancelled.")
+        state = _state(campaigns.cancel(s, campaign_id))
+    if as_json:
+        print_json(state)
+    else:
+        click.echo(f"Campaign {campaign_id} cancelled.")
+
+
+def _state(c: Campaign) -> dict[str, object]:
+    return {
+        "campaign": c.id,
+        "status": c.status,
+        "scheduled_at": c.scheduled_at.isoformat(),
+        "pause_reason": c.pause_reason,
+    }
 
 
 COMMANDS = [group]

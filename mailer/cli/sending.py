@@ -26,7 +26,6 @@ from mailer.web.server import WebServer, serve
 from subscribers.lists import get_list
 from subscribers.models import utcnow
 
-
 # `--at` has minutes; a time within the last minute is "now", not a mistake.
 PAST_SLACK = timedelta(minutes=1)
 

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
 
@@ -36,8 +34,10 @@ from mailer.compose import Composition, compose
 from mailer.db import session_scope
 from mailer.delivery.breaker import Breaker
 from mailer.delivery.outcomes import Outcome, RetryPolicy, error_outcome, failed_attempt
+from mailer.delivery.owners import owner_id
 from mailer.delivery.ratelimit import TokenBucket
-from mailer.delivery.store import Claimed, DeliveryStore, owner_id
+from mailer.delivery.run import Link, Run
+from mailer.delivery.store import Claimed, DeliveryStore
 from mailer.message import MessageFactory, OutgoingMessage, Recipient
 from mailer.settings import Settings
 from mailer.transport import PermanentFailure, SessionFailure, TemporaryFailure, Transport
@@ -51,46 +51,6 @@ LEASE = timedelta(minutes=10)
 SESSION_TRIES = 5  # a connection refused this many times in a row pauses the campaign
 
 __all__ = ["BATCH", "DeliveryEngine", "RetryPolicy", "envelope_sender", "smtp_engine"]
-
-
-@dataclass
-class Run:
-    """What the workers of one campaign's run share."""
-
-    campaign_id: int
-    stop: threading.Event  # the caller's: SIGTERM, `mailer run` stopping
-    breaker: Breaker
-    factory: Callable[[str], MessageFactory]
-    halt: threading.Event = field(default_factory=threading.Event)  # paused, or a worker died
-
-    def stopped(self) -> bool:
-        return self.stop.is_set() or self.halt.is_set()
-
-    def wait(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while not self.stopped() and (left := end - time.monotonic()) > 0:
-            self.stop.wait(min(left, 0.05))
-
-
-class Link:
-    """A worker's transport, opened on first use and dropped when its state is unknown."""
-
-    def __init__(self, factory: Callable[[], Transport]) -> None:
-        self.factory = factory
-        self.transport: Transport | None = None
-
-    def get(self) -> Transport:
-        if self.transport is None:
-            self.transport = self.factory()
-        return self.transport
-
-    def close(self) -> None:
-        transport, self.transport = self.transport, None
-        if transport is not None:
-            try:
-                transport.close()
-            except Exception:  # closing a broken session: nothing left to lose
-                log.debug("closing a transport failed", exc_info=True)
 
 
 class DeliveryEngine:

@@ -11,7 +11,7 @@ server said no) suppresses nobody either.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -95,25 +95,25 @@ def failed_attempt(
 ) -> Outcome:
     """The outcome of attempt number ``attempts`` that ``exc`` ended."""
     grade = _grade(exc)
-    uncertain = isinstance(exc, TemporaryFailure) and exc.uncertain
-    common = {"code": exc.code, "message_id": message_id, "failure": grade, "in_doubt": uncertain}
+    base = Outcome(
+        row_id,
+        DeliveryStatus.FAILED,
+        exc.code,
+        exc.reply,
+        message_id,
+        failure=grade,
+        in_doubt=isinstance(exc, TemporaryFailure) and exc.uncertain,
+    )
     if grade is Failure.SOFT:
         retry_at = retry.next_attempt(attempts, first_try, now)
         if retry_at is not None:
-            return Outcome(
-                row_id, DeliveryStatus.DEFERRED, reply=exc.reply, next_attempt_at=retry_at, **common
-            )
+            return replace(base, status=DeliveryStatus.DEFERRED, next_attempt_at=retry_at)
         # Only a server's reply scores: a timeout is nobody's verdict on the address.
         bounce = (email, BounceKind.SOFT, exc.code, exc.reply) if exc.code else None
-        return Outcome(
-            row_id,
-            DeliveryStatus.FAILED,
-            reply=f"gave up after {attempts} attempts: {exc.reply}",
-            bounce=bounce,
-            **common,
-        )
-    bounce = (email, BounceKind.HARD, exc.code, exc.reply) if grade is Failure.HARD else None
-    return Outcome(row_id, DeliveryStatus.FAILED, reply=exc.reply, bounce=bounce, **common)
+        return replace(base, reply=f"gave up after {attempts} attempts: {exc.reply}", bounce=bounce)
+    if grade is Failure.HARD:
+        return replace(base, bounce=(email, BounceKind.HARD, exc.code, exc.reply))
+    return base
 
 
 def error_outcome(row_id: int, exc: BaseException, message_id: str | None = None) -> Outcome:

@@ -15,15 +15,14 @@ simply claimed again.
 from __future__ import annotations
 
 import json
-import os
-import socket
+import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Engine,
     and_,
     bindparam,
@@ -35,10 +34,7 @@ from sqlalchemy import (
     update,
 )
 
-from sqlalchemy.orm import Session
-
 from mailer.bounces.policy import Policy
-from mailer.bounces.policy import record as record_bounce
 from mailer.campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -48,36 +44,11 @@ from mailer.campaigns.models import (
 from mailer.campaigns.service import pending_rows
 from mailer.db import session_scope
 from mailer.delivery.outcomes import Outcome
+from mailer.delivery.owners import owner_is_dead_here
+from mailer.delivery.recording import write_outcomes
 from subscribers.models import Subscriber, Subscription, Suppression
 
-HOST = socket.gethostname()
-
-
-def owner_id() -> str:
-    return f"{HOST}:{os.getpid()}:{os.urandom(3).hex()}"
-
-
-def owner_is_dead_here(owner: str) -> bool:
-    """True when ``owner`` was a process on this host that no longer runs."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != HOST or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return int(pid) != os.getpid() and _is_zombie(int(pid))
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return False
+_SQLITE_WRITES = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -97,10 +68,34 @@ class Claimed:
 
 
 class DeliveryStore:
-    def __init__(self, engine: Engine, policy: Policy = Policy()) -> None:
+    def __init__(self, engine: Engine, policy: Policy | None = None) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
-        self.policy = policy
+        self.policy = policy or Policy()
+        # Mark one row as on the wire, unless the campaign stopped sending.
+        self._mark = (
+            update(Delivery)
+            .where(
+                Delivery.id == bindparam("next_id"),
+                exists().where(
+                    Campaign.id == bindparam("cid"), Campaign.status == CampaignStatus.SENDING
+                ),
+            )
+            .values(
+                status=DeliveryStatus.SENDING,
+                attempts=Delivery.attempts + 1,
+                updated_at=bindparam("now", type_=Delivery.updated_at.type),
+            )
+        )
+
+    def _writing(self) -> AbstractContextManager[object]:
+        """On SQLite, this process's writers queue on a lock of ours.
+
+        SQLite lets one writer in at a time and makes the others sleep and
+        poll (busy_timeout); with a commit per message, four threads polling
+        sent a third as many messages as four threads taking turns.
+        """
+        return nullcontext() if self.postgres else _SQLITE_WRITES
 
     def campaign_status(self, campaign_id: int) -> str | None:
         with self.engine.connect() as conn:
@@ -118,7 +113,7 @@ class DeliveryStore:
         doubt (returned: how many). A row it had only claimed goes back as it
         was.
         """
-        with session_scope(self.engine) as s:
+        with self._writing(), session_scope(self.engine) as s:
             query = select(Delivery.id, Delivery.status, Delivery.lease_owner, Delivery.lease_until)
             query = query.where(Delivery.lease_owner.is_not(None) | (Delivery.status == "sending"))
             if campaign_id is not None:
@@ -173,7 +168,7 @@ class DeliveryStore:
         )
         if self.postgres:
             due = due.with_for_update(skip_locked=True)
-        with session_scope(self.engine) as s:
+        with self._writing(), session_scope(self.engine) as s:
             if not self.postgres:
                 # Take SQLite's write lock first, so two threads never read the
                 # same due rows and then both mark them.
@@ -237,7 +232,7 @@ class DeliveryStore:
         """Give back claimed rows that never went on the wire (a stop, a pause)."""
         if not ids:
             return
-        with session_scope(self.engine) as s:
+        with self._writing(), session_scope(self.engine) as s:
             s.execute(
                 update(Delivery)
                 .where(
@@ -259,34 +254,25 @@ class DeliveryStore:
         Returns False (and marks nothing) when the campaign is no longer
         sending: paused or cancelled meanwhile, so the next message stays home.
         """
-        with session_scope(self.engine) as s:
+        # Core, not an ORM session: this runs once per message, and every
+        # Python step here is paid again while other threads hold the GIL.
+        with self._writing(), self.engine.begin() as conn:
             if self.postgres:
                 # Survives a killed client; only a crash of the server itself
                 # could lose the last commits (PERF-NOTES.md).
-                s.execute(text("SET LOCAL synchronous_commit = off"))
-            self._record(s, campaign_id, outcomes, now)
+                conn.execute(text("SET LOCAL synchronous_commit = off"))
+            write_outcomes(conn, campaign_id, outcomes, now, self.policy)
             if next_id is None:
                 return True
-            sending = exists().where(
-                Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING
-            )
-            marked = s.execute(
-                update(Delivery)
-                .where(Delivery.id == next_id, sending)
-                .values(
-                    status=DeliveryStatus.SENDING,
-                    attempts=Delivery.attempts + 1,
-                    updated_at=now,
-                )
-            )
-            return bool(marked.rowcount)  # type: ignore[attr-defined]
+            marked = conn.execute(self._mark, {"next_id": next_id, "cid": campaign_id, "now": now})
+            return bool(marked.rowcount)
 
     def record(self, campaign_id: int, outcomes: Sequence[Outcome], now: datetime) -> None:
         self.advance(campaign_id, outcomes, None, now)
 
     def unsend(self, row: Claimed, now: datetime) -> None:
         """The session failed before this message went out: as if never tried."""
-        with session_scope(self.engine) as s:
+        with self._writing(), session_scope(self.engine) as s:
             s.execute(
                 update(Delivery)
                 .where(Delivery.id == row.id, Delivery.status == DeliveryStatus.SENDING)
@@ -301,67 +287,13 @@ class DeliveryStore:
 
     def pause(self, campaign_id: int, reason: str) -> bool:
         """The campaign pauses itself, saying why; False if it was not sending."""
-        with session_scope(self.engine) as s:
+        with self._writing(), session_scope(self.engine) as s:
             done = s.execute(
                 update(Campaign)
                 .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
                 .values(status=CampaignStatus.PAUSED, pause_reason=reason[:2000])
             )
             return bool(done.rowcount)  # type: ignore[attr-defined]
-
-    def _record(
-        self, s: Session, campaign_id: int, outcomes: Sequence[Outcome], now: datetime
-    ) -> None:
-        if not outcomes:
-            return
-        rows = [
-            {
-                "oid": o.id,
-                "status": o.status.value,
-                "code": o.code,
-                "reply": o.reply,
-                "mid": o.message_id,
-                "nxt": o.next_attempt_at or now,
-                "sent": o.sent_at,
-                "now": now,
-                "doubt": o.in_doubt,
-                "failure": o.failure.value if o.failure else None,
-            }
-            for o in outcomes
-        ]
-        stmt = (
-            update(Delivery)
-            .where(Delivery.id == _bind("oid"))
-            .values(
-                status=_bind("status"),
-                smtp_code=_bind("code"),
-                smtp_reply=_bind("reply"),
-                failure=_bind("failure"),
-                message_id=func.coalesce(_bind("mid"), Delivery.message_id),
-                next_attempt_at=_bind("nxt", Delivery.next_attempt_at.type),
-                sent_at=_bind("sent", Delivery.sent_at.type),
-                lease_owner=None,
-                lease_until=None,
-                in_doubt=or_(Delivery.in_doubt, _bind("doubt", Boolean())),
-                updated_at=_bind("now", Delivery.updated_at.type),
-            )
-        )
-        s.connection().execute(stmt, rows)
-        for o in outcomes:
-            if o.bounce is None:
-                continue
-            address, kind, code, reply = o.bounce
-            record_bounce(
-                s,
-                email=address,
-                kind=kind,
-                source="smtp",
-                detail=f"{code} {reply}",
-                campaign_id=campaign_id,
-                code=code,
-                policy=self.policy,
-                now=now,
-            )
 
     def next_due(self, campaign_id: int) -> tuple[int, datetime | None]:
         """(rows not yet final, earliest next attempt among queued/deferred)."""
@@ -377,10 +309,6 @@ class DeliveryStore:
                 )
             )
         return int(pending), earliest
-
-
-def _bind(name: str, type_: Any = None) -> Any:
-    return bindparam(name, type_=type_)
 
 
 def _attrs(value: Any) -> dict[str, Any]:

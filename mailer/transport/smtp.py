@@ -137,7 +137,9 @@ class SmtpConnection:
             raise SessionFailure(0, f"TLS with {where} failed: {exc}") from None
         except (OSError, smtplib.SMTPException) as exc:
             self._close_quietly(smtp)
-            kind = "timed out" if isinstance(exc, socket.timeout) else str(exc) or type(exc).__name__
+            kind = str(exc) or type(exc).__name__
+            if isinstance(exc, socket.timeout):
+                kind = "timed out"
             raise SessionFailure(
                 0, f"cannot connect to {where} ({step}: {kind})", temporary=True
             ) from None

@@ -126,5 +126,53 @@ def test_send_at_a_past_time_is_refused_unless_forced(workdir: Path, db_url: str
     forced = runner.invoke(cli, [*args, "--tz", "Asia/Shanghai", "--force"], env=env)
     assert forced.exit_code == 0, forced.output
     assert "starting now" in forced.output
-    now = runner.invoke(cli, ["send", str(EXAMPLE), "--list", "lmec-news", "--now", "--force"], env=env)
+    now = runner.invoke(
+        cli, ["send", str(EXAMPLE), "--list", "lmec-news", "--now", "--force"], env=env
+    )
     assert now.exit_code == 0 and "starting now" in now.output
+
+
+def test_failures_states_as_json_and_ls_at_80_columns(workdir: Path, db_url: str) -> None:
+    runner = CliRunner()
+    rules = {"p0@example.org": "550 5.1.1 User unknown", "p1@example.org": "550 5.7.1 Blocked"}
+    with SmtpServer(rcpt_rules=rules) as server:
+        env = {
+            "MAILER_DATABASE_URL": db_url,
+            "MAILER_SMTP_HOST": "127.0.0.1",
+            "MAILER_SMTP_PORT": str(server.port),
+            "MAILER_SECRET_KEY": "k",
+            "COLUMNS": "80",
+        }
+
+        def run(*args: str) -> Result:
+            result = runner.invoke(cli, list(args), env=env)
+            assert "Traceback" not in result.output, result.output
+            return result
+
+        assert run("lists", "create", "lmec-news").exit_code == 0
+        for i in range(4):
+            add = run(
+                "subscribers", "add", f"p{i}@example.org", "--list", "lmec-news", "--confirmed"
+            )
+            assert add.exit_code == 0
+        sent = run("send", str(EXAMPLE), "--list", "lmec-news", "--now", "--wait", "--json")
+        assert sent.exit_code == 0, sent.output
+        assert json.loads(sent.output)["blocked"] == 1
+    found = json.loads(run("campaigns", "failures", "1", "--json").output)
+    assert [(f["email"], f["status"], f["failure"], f["code"], f["attempts"]) for f in found] == [
+        ("p0@example.org", "failed", "hard", 550, 1),
+        ("p1@example.org", "failed", "block", 550, 1),
+    ]
+    text = run("campaigns", "failures", "1").output
+    assert "p0@example.org  failed (hard), 1 attempt: 550 5.1.1 User unknown" in text
+    later = ["--at", "2030-01-01 09:00", "--force", "--json"]
+    assert run("send", str(EXAMPLE), "--list", "lmec-news", *later).exit_code == 0
+    assert json.loads(run("campaigns", "pause", "2", "--json").output)["status"] == "paused"
+    resumed = json.loads(run("campaigns", "resume", "2", "--json").output)
+    assert resumed["status"] == "scheduled"
+    assert resumed["scheduled_at"] == "2030-01-01T09:00:00+00:00"  # kept through pause/resume
+    cancelled = json.loads(run("campaigns", "cancel", "2", "--yes", "--json").output)
+    assert cancelled["status"] == "cancelled"
+    listed = run("campaigns", "ls").output
+    assert all(len(line) <= 80 for line in listed.splitlines()), listed
+    assert "cancelled" in listed and "finished" in listed and "2/4" in listed

@@ -26,9 +26,15 @@ from tests.mailer.sending import SETTINGS, ledger, new_campaign, populate
 from tests.smtp_server import SmtpServer
 
 
-def engine_for(db: Engine, server: SmtpServer, workers: int = 2, **settings: object) -> DeliveryEngine:
+def engine_for(
+    db: Engine, server: SmtpServer, workers: int = 2, **settings: object
+) -> DeliveryEngine:
     s: Settings = dataclasses.replace(
-        SETTINGS, smtp_host="127.0.0.1", smtp_port=server.port, smtp_timeout=5, **settings  # type: ignore[arg-type]
+        SETTINGS,
+        smtp_host="127.0.0.1",
+        smtp_port=server.port,
+        smtp_timeout=5,
+        **settings,  # type: ignore[arg-type]
     )
     deliver = smtp_engine(db, s, workers=workers)
     deliver.retry = RetryPolicy(base=0.02, maximum=0.05, deadline=timedelta(seconds=3))
