@@ -19,6 +19,8 @@ WORDS: dict[str, dict[str, str]] = {
         "confirm_button": "Confirm my subscription",
         "confirm_ignore": "If you did not ask for this, ignore this message: "
         "nothing will be sent to you. The link works for {hours} hours.",
+        "confirm_title": "Confirm your subscription",
+        "confirm_page": "One more step: press the button to start receiving {list}.",
         "confirmed_title": "Subscription confirmed",
         "confirmed": "You are now subscribed to {list}.",
         "already_title": "Already confirmed",
@@ -64,6 +66,8 @@ WORDS: dict[str, dict[str, str]] = {
         "confirm_subject": "请确认订阅{list}",
         "confirm_intro": "请确认您希望收到{list}。",
         "confirm_button": "确认订阅",
+        "confirm_title": "确认订阅",
+        "confirm_page": "还差一步：请点击按钮，开始接收{list}。",
         "confirm_ignore": "如果这不是您的请求，请忽略此邮件，我们不会向您发送任何内容。"
         "链接在 {hours} 小时内有效。",
         "confirmed_title": "订阅已确认",

@@ -17,7 +17,7 @@ from email.utils import getaddresses
 
 from flufl.bounce import all_failures
 
-from mailer.bounces.verp import parse_verp
+from mailer.bounces.verp import KeyLookup, parse_verp
 from mailer.message.build import message_id
 
 RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
@@ -54,12 +54,14 @@ def _report_type(msg: Message) -> str:
     return str(msg.get_param("report-type", "") or "").lower()
 
 
-def _verp(msg: Message, base: str, secret: str) -> tuple[int, int] | None:
+def _verp(
+    msg: Message, base: str, secret: str, key_of: KeyLookup | None
+) -> tuple[int, int] | None:
     if not base:
         return None
     for name in RECIPIENT_HEADERS:
         for _, addr in getaddresses(msg.get_all(name, [])):
-            found = parse_verp(addr, base, secret)
+            found = parse_verp(addr, base, secret, key_of)
             if found:
                 return found
     return None
@@ -114,9 +116,12 @@ def _complaint(msg: Message, finding: Finding) -> Finding:
     return finding
 
 
-def classify(msg: Message, bounce_base: str, secret: str) -> Finding:
+def classify(
+    msg: Message, bounce_base: str, secret: str, key_of: KeyLookup | None = None
+) -> Finding:
+    """``key_of`` gives a subscriber's link key, to verify VERP tags bound to it."""
     finding = Finding(Kind.UNKNOWN)
-    ours = _verp(msg, bounce_base, secret) or _our_message_id(msg, secret)
+    ours = _verp(msg, bounce_base, secret, key_of) or _our_message_id(msg, secret)
     if ours:
         finding.campaign_id, finding.subscriber_id = ours
     report = _report_type(msg)

@@ -15,10 +15,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from mailer.bounces.classify import Kind, classify
+from mailer.bounces.verp import KeyLookup
 from mailer.bounces.policy import Decision, Policy, apply_finding
 from mailer.campaigns.models import ProcessedMessage
 from mailer.db import session_scope
 from mailer.settings import Settings
+from subscribers.models import Subscriber
 
 
 @dataclass
@@ -53,6 +55,18 @@ def message_key(raw: bytes) -> tuple[str, str]:
     return hashlib.sha256(basis).hexdigest(), mid
 
 
+def _key_lookup(session: Session) -> KeyLookup:
+    def key_of(subscriber_id: int) -> str | None:
+        found = session.execute(
+            select(Subscriber.link_key).where(Subscriber.id == subscriber_id)
+        ).first()
+        if found is None:
+            raise LookupError(subscriber_id)
+        return found[0]
+
+    return key_of
+
+
 def process_one(
     session: Session, raw: bytes, settings: Settings, report: ProcessReport
 ) -> list[Decision]:
@@ -62,7 +76,7 @@ def process_one(
         report.already_processed += 1
         return []
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    finding = classify(msg, settings.bounce_address, settings.secret_key)
+    finding = classify(msg, settings.bounce_address, settings.secret_key, _key_lookup(session))
     report.kinds[finding.kind] += 1
     decisions = apply_finding(
         session, finding, f"message {mid or '(no Message-ID)'}", policy_of(settings)

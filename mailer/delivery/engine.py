@@ -204,10 +204,10 @@ class DeliveryEngine:
             if transport is not None:
                 transport.close()
 
-    def _return_path(self, campaign_id: int, subscriber_id: int) -> str:
+    def _return_path(self, campaign_id: int, subscriber_id: int, key: str | None) -> str:
         if self.verp is None:
             return self.envelope_from
-        return verp_address(self.verp[0], self.verp[1], campaign_id, subscriber_id)
+        return verp_address(self.verp[0], self.verp[1], campaign_id, subscriber_id, key)
 
     def _deliver(
         self,
@@ -228,12 +228,12 @@ class DeliveryEngine:
         if row.suppressed:
             return Outcome(row.id, DeliveryStatus.SKIPPED, reply="address is suppressed")
         message = factory(row.language).build(
-            Recipient(row.subscriber_id, row.email, row.name, row.attributes)
+            Recipient(row.subscriber_id, row.email, row.name, row.attributes, row.link_key)
         )
         self.limiter.acquire()
         try:
             result = transport.send(
-                self._return_path(campaign_id, row.subscriber_id),
+                self._return_path(campaign_id, row.subscriber_id, row.link_key),
                 message.envelope_to,
                 message.data,
                 message.smtputf8,

@@ -85,6 +85,7 @@ class Claimed:
     email_hash: str | None
     subscription: str | None
     suppressed: bool
+    link_key: str | None = None
 
 
 @dataclass
@@ -196,6 +197,7 @@ class DeliveryStore:
                     Subscriber.attributes,
                     Subscriber.email_hash,
                     Subscription.status,
+                    Subscriber.link_key,
                     suppressed.label("suppressed"),
                 )
                 .select_from(Delivery)
@@ -224,6 +226,7 @@ class DeliveryStore:
                 r.email_hash,
                 r.status,
                 bool(r.suppressed),
+                r.link_key,
             )
             for r in rows
         ]

@@ -63,4 +63,5 @@ def message(
     lines = [w[k].format(**(fmt or {})) for k in keys]
     context.setdefault("resend_url", None)
     context.setdefault("preferences_url", None)
+    context.setdefault("button_url", None)
     return page("message", lang, title_key, status, fmt, lines=lines, error=error, **context)

@@ -3,24 +3,45 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from mailer.outbox import OutboxWorker
 from mailer.settings import Settings
 from mailer.web.app import create_app
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """X-Forwarded-For is believed only from MAILER_TRUSTED_PROXIES.
+
+    uvicorn's own default trusts 127.0.0.1, so anyone reaching the app through
+    a local hop (or directly on loopback) could name any client address and
+    walk around the per-client rate limit.
+    """
+    trusted = settings.trusted_proxy_list()
+    return {
+        "host": settings.web_host,
+        "port": settings.web_port,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or [],
+        "server_header": False,
+    }
+
+
 class WebServer:
-    """uvicorn in a thread; ``stop()`` lets requests in flight finish."""
+    """uvicorn in a thread; ``stop()`` lets requests in flight finish.
+
+    The confirmations the app queues are sent by whoever runs this (the
+    Runner of `mailer run`), not by the server itself.
+    """
 
     def __init__(self, settings: Settings, db: Engine | None = None) -> None:
+        self.app: FastAPI = create_app(settings, db)
         config = uvicorn.Config(
-            create_app(settings, db),
-            host=settings.web_host,
-            port=settings.web_port,
-            log_level="info",
-            access_log=False,
+            self.app, log_level="info", access_log=False, **uvicorn_options(settings)
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
@@ -34,7 +55,12 @@ class WebServer:
 
 
 def serve(settings: Settings) -> None:
-    """Run in the foreground until SIGINT/SIGTERM (uvicorn's own handlers)."""
-    uvicorn.run(
-        create_app(settings), host=settings.web_host, port=settings.web_port, log_level="info"
-    )
+    """Run in the foreground until SIGINT/SIGTERM (uvicorn's own handlers),
+    sending the confirmations the app queues meanwhile."""
+    app = create_app(settings)
+    worker = OutboxWorker(app.state.web.outbox)
+    worker.start()
+    try:
+        uvicorn.run(app, log_level="info", **uvicorn_options(settings))
+    finally:
+        worker.stop()
