@@ -224,6 +224,14 @@ def _preferences(
     )
 
 
+def _list_ids(values: list[object]) -> set[int]:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    bad = [v for v in values if not isinstance(v, str) or not _DIGITS.fullmatch(v)]
+    if bad:
+        raise InvalidInput("lists", f"{str(bad[0])[:40]!r} is not one of the newsletters shown")
+    return {int(str(v)) for v in values}
+
+
 @router.post("/preferences/{token}", response_class=HTMLResponse)
 async def preferences_post(token: str, request: Request) -> HTMLResponse:
     web = state(request)
@@ -232,11 +240,10 @@ async def preferences_post(token: str, request: Request) -> HTMLResponse:
     except BadToken:
         return _invalid(request)
     form = await request.form()
-    # Only ASCII digits: str.isdigit() also accepts "²", which int() refuses.
-    wanted = {int(v) for v in form.getlist("lists") if isinstance(v, str) and _DIGITS.fullmatch(v)}
     name = form.get("name")
     lang = form.get("language")
     try:
+        wanted = _list_ids(form.getlist("lists"))
         with session_scope(web.db) as s:
             if _subscriber(s, claims) is None or not save_preferences(
                 s,
