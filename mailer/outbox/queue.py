@@ -121,6 +121,10 @@ class Outbox:
         except IntegrityError:  # the same new address applied at once elsewhere: try again
             self._retry(row_id, now, "the address was being added by another request")
             return 0
+        except Exception as exc:  # a bug with one request must not stop the others
+            log.exception("subscribe request %d could not be applied", row_id)
+            self._retry(row_id, now, f"{exc.__class__.__name__}: {exc}")
+            return 0
         if message is None:
             return 0
         try:

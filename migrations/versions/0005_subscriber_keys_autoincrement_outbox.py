@@ -70,9 +70,11 @@ def _rebuild_sqlite(key_default: str | None) -> None:
         cur.execute("PRAGMA foreign_keys = OFF")
         cur.execute("BEGIN")
         _subscribers_table(_NEW, key_default)
-        cur.execute(
-            f"INSERT INTO {_NEW} ({_COLUMNS}) SELECT {_COLUMNS} FROM subscribers ORDER BY id"
+        # Existing rows get NULL, not the column's default: their links stay valid.
+        into, values = (
+            (f"{_COLUMNS}, link_key", f"{_COLUMNS}, NULL") if key_default else (_COLUMNS, _COLUMNS)
         )
+        cur.execute(f"INSERT INTO {_NEW} ({into}) SELECT {values} FROM subscribers ORDER BY id")
         cur.execute("DROP TABLE subscribers")
         cur.execute(f"ALTER TABLE {_NEW} RENAME TO subscribers")
         broken = cur.execute("PRAGMA foreign_key_check").fetchall()
