@@ -27,6 +27,7 @@ from mailer.message import OutgoingMessage
 from mailer.outbox.models import ConfirmationRequest
 from mailer.settings import Settings
 from mailer.transport.smtp import SmtpConnection, smtp_config
+from subscribers.addresses import parse_address
 from subscribers.consent import Next, request_subscription
 from subscribers.errors import SubscribersError
 from subscribers.models import MailingList, Subscriber, utcnow
@@ -167,6 +168,7 @@ class Outbox:
         except SubscribersError as exc:  # checked by the web already; log, drop the row
             log.warning("subscribe request %d dropped: %s", row.id, exc)
             return
+        self._drop_repeats(s, row)
         if req.next is not Next.CONFIRM or req.subscriber_id is None:
             return  # done at once, or suppressed: nothing to send, nothing to keep
         pending = s.scalar(
@@ -182,6 +184,21 @@ class Outbox:
         row.email, row.name = "", ""  # the subscriber row holds them now
         s.flush()
 
+    def _drop_repeats(self, s: Session, row: ConfirmationRequest) -> None:
+        """Requests for the same address and list still waiting are this one again:
+        a burst of them makes one confirmation, not one each."""
+        key = parse_address(row.email).key
+        waiting = s.scalars(
+            select(ConfirmationRequest).where(
+                ConfirmationRequest.list_id == row.list_id,
+                ConfirmationRequest.subscriber_id.is_(None),
+                ConfirmationRequest.id != row.id,
+            )
+        )
+        for other in waiting:
+            if _same_address(other.email, key):
+                s.delete(other)
+
     def _retry(self, row_id: int, now: datetime, error: str) -> None:
         with session_scope(self.db) as s:
             row = s.get(ConfirmationRequest, row_id)
@@ -194,3 +211,10 @@ class Outbox:
                 s.delete(row)
                 return
             row.next_attempt_at = now + self.backoff.delay(row.attempts)
+
+
+def _same_address(given: str, key: str) -> bool:
+    try:
+        return parse_address(given).key == key
+    except SubscribersError:
+        return False
