@@ -121,7 +121,7 @@ def _random_key_postgresql(element: random_key, compiler: SQLCompiler, **kw: Any
 class Subscriber(Base):
     __tablename__ = "subscribers"
     # AUTOINCREMENT: SQLite never hands an erased subscriber's id to a new one.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # As the subscriber gave it (trimmed), used to address mail.

@@ -83,7 +83,7 @@ class Tokens:
         list_id: int | None = None,
         key: str | None = None,
     ) -> str:
-        """A link for the subscriber; ``key`` is their ``Subscriber.key`` (None only for old rows)."""
+        """A link for the subscriber; ``key`` is their link key (None only for old rows)."""
         payload: list[int | str | None]
         if key is not None:
             payload = [subscriber_id, list_id, key_digest(key)]

@@ -54,9 +54,7 @@ def _report_type(msg: Message) -> str:
     return str(msg.get_param("report-type", "") or "").lower()
 
 
-def _verp(
-    msg: Message, base: str, secret: str, key_of: KeyLookup | None
-) -> tuple[int, int] | None:
+def _verp(msg: Message, base: str, secret: str, key_of: KeyLookup | None) -> tuple[int, int] | None:
     if not base:
         return None
     for name in RECIPIENT_HEADERS:

@@ -15,8 +15,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from mailer.bounces.classify import Kind, classify
-from mailer.bounces.verp import KeyLookup
 from mailer.bounces.policy import Decision, Policy, apply_finding
+from mailer.bounces.verp import KeyLookup
 from mailer.campaigns.models import ProcessedMessage
 from mailer.db import session_scope
 from mailer.settings import Settings

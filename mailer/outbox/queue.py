@@ -61,11 +61,18 @@ class Backoff:
     lease: timedelta = timedelta(minutes=2)  # a claimed row is left alone this long
 
     def delay(self, attempts: int) -> timedelta:
-        return min(self.first * 2 ** max(attempts - 1, 0), self.most)
+        later: timedelta = self.first * 2 ** max(attempts - 1, 0)
+        return min(later, self.most)
 
 
 def enqueue(
-    session: Session, list_id: int, email: str, name: str, language: str, ip: str | None, source: str
+    session: Session,
+    list_id: int,
+    email: str,
+    name: str,
+    language: str,
+    ip: str | None,
+    source: str,
 ) -> None:
     """The whole of a subscribe request's work (fields already checked by the caller)."""
     session.add(
@@ -162,7 +169,12 @@ class Outbox:
     def _subscribe(self, s: Session, row: ConfirmationRequest, ml: MailingList) -> None:
         try:
             req = request_subscription(
-                s, row.email, ml.slug, name=row.name, language=row.language, ip=row.ip,
+                s,
+                row.email,
+                ml.slug,
+                name=row.name,
+                language=row.language,
+                ip=row.ip,
                 source=row.source,
             )
         except SubscribersError as exc:  # checked by the web already; log, drop the row

@@ -13,22 +13,22 @@ CSRF token (RFC 8058 3).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from mailer.db import session_scope
+from mailer.i18n import words
 from mailer.outbox import enqueue
 from mailer.web.limits import address_key
-from mailer.i18n import words
 from mailer.web.pages import language, message, page, state
 from mailer.web.subscribe import client_address as _client
 from subscribers.consent import Confirmation, confirm, preferences, unsubscribe_from
 from subscribers.consent import update_preferences as save_preferences
 from subscribers.errors import InvalidInput
 from subscribers.models import MailingList, Subscriber
-from sqlalchemy.orm import Session
-
 from subscribers.tokens import BadToken, ExpiredToken, Purpose, TokenClaims
 
 router = APIRouter(include_in_schema=False)
@@ -224,7 +224,7 @@ def _preferences(
     )
 
 
-def _list_ids(values: list[object]) -> set[int]:
+def _list_ids(values: Sequence[object]) -> set[int]:
     # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
     bad = [v for v in values if not isinstance(v, str) or not _DIGITS.fullmatch(v)]
     if bad:

@@ -142,9 +142,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_confirmation_outbox_subscriber_id"), table_name="confirmation_outbox")
-    op.drop_index(
-        op.f("ix_confirmation_outbox_next_attempt_at"), table_name="confirmation_outbox"
-    )
+    op.drop_index(op.f("ix_confirmation_outbox_next_attempt_at"), table_name="confirmation_outbox")
     op.drop_table("confirmation_outbox")
     if op.get_context().dialect.name == "sqlite":
         _rebuild_sqlite(None)

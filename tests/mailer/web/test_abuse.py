@@ -4,7 +4,6 @@ spoofed X-Forwarded-For, huge bodies, a burst of the same address, odd names."""
 import dataclasses
 import email
 import email.policy
-
 import select
 import socket
 import threading
@@ -14,12 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from sqlalchemy import Engine, func, select as sql_select
+from sqlalchemy import Engine, func
+from sqlalchemy import select as sql_select
 
 from mailer.db import session_scope
 from mailer.message import OutgoingMessage
 from mailer.outbox import Outbox
-
 from mailer.web.server import WebServer
 from subscribers.lists import create_list
 from subscribers.models import Subscriber, Subscription
@@ -115,7 +114,9 @@ def test_bodies_under_the_limit_still_work(serve) -> None:  # type: ignore[no-un
         big = {"email": "ok@example.org", "pad": "x" * 70_000}
         r = c.post("/api/lists/lmec-news/subscribe", json=big)
         assert r.status_code == 413 and "64 KB" in r.json()["detail"]
-        form = c.post("/lists/lmec-news/subscribe", data={"email": "x@example.org", "n": "y" * 70_000})
+        form = c.post(
+            "/lists/lmec-news/subscribe", data={"email": "x@example.org", "n": "y" * 70_000}
+        )
         assert form.status_code == 413
 
 
@@ -160,9 +161,7 @@ def test_odd_names_never_break_a_request_or_the_confirmation(serve, engine: Engi
                 json={"email": f"odd{i}@example.org", "name": name},
             )
             assert r.status_code == 202, (name, r.text)
-        assert (
-            c.post("/api/lists/lmec-news/subscribe", json={"email": "bbb@["}).status_code == 422
-        )
+        assert c.post("/api/lists/lmec-news/subscribe", json={"email": "bbb@["}).status_code == 422
         assert c.post("/api/lists/lmec-news/subscribe", json={"email": "."}).status_code == 422
     sent: list[OutgoingMessage] = []
     Outbox(engine, SETTINGS, sent.append).deliver_due()
@@ -173,5 +172,3 @@ def test_odd_names_never_break_a_request_or_the_confirmation(serve, engine: Engi
     eve = next(m for m in sent if m.envelope_to == "odd2@example.org")
     to = email.message_from_bytes(eve.data, policy=email.policy.default)["To"]
     assert to.addresses[0].display_name == "Eve <a@evil.example>, Mallory"
-
-

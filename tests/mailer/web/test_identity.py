@@ -86,9 +86,7 @@ def test_erase_then_add_old_links_and_verp_act_on_nobody(
         assert info["subscriber"]["name"] == ("New" if same_id else "")
 
 
-def test_the_same_links_act_while_their_person_is_there(
-    client: TestClient, engine: Engine
-) -> None:
+def test_the_same_links_act_while_their_person_is_there(client: TestClient, engine: Engine) -> None:
     with session_scope(engine) as s:
         add_subscriber(s, "here@example.org", "lmec-news", confirmed=True)
     _, links, verp = _links(engine, "here@example.org")

@@ -63,6 +63,11 @@ def test_the_address_limit_ignores_plus_tags_and_case(client: TestClient) -> Non
     assert address_key("ß+x@example.org") == address_key("SS@example.org".lower())
     codes = [
         client.post("/api/lists/alerts/subscribe", json={"email": e}).status_code
-        for e in ("same+1@example.org", "same+2@example.org", "SAME@Example.org", "same+x@example.org")
+        for e in (
+            "same+1@example.org",
+            "same+2@example.org",
+            "SAME@Example.org",
+            "same+x@example.org",
+        )
     ]
     assert codes == [202, 202, 202, 429]
