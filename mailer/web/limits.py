@@ -8,6 +8,7 @@ bounded by the keys seen within one window and each request costs O(1).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict, deque
@@ -48,6 +49,13 @@ class SlidingWindow:
                 return False
             hits.append(now)
             return True
+
+    def retry_after(self, key: str) -> int:
+        """Whole seconds until ``key`` may hit again (at least 1)."""
+        with self._lock:
+            hits = self._hits.get(key)
+            oldest = hits[0] if hits else self.clock()
+        return max(1, math.ceil(oldest + self.seconds - self.clock()))
 
     def _forget_idle(self, start: float) -> None:
         """Drop keys whose last hit is out of the window (they are at the front)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from email.utils import parseaddr
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -23,7 +24,7 @@ from mailer.db import session_scope
 from mailer.i18n import words
 from mailer.outbox import enqueue
 from mailer.web.limits import address_key
-from mailer.web.pages import language, message, page, state
+from mailer.web.pages import language, message, page, state, too_many
 from mailer.web.subscribe import client_address as _client
 from subscribers.consent import Confirmation, confirm, preferences, unsubscribe_from
 from subscribers.consent import update_preferences as save_preferences
@@ -136,8 +137,9 @@ def resend(token: str, request: Request) -> HTMLResponse:
     if who is None:
         return message(lang, "gone_title", "gone", status=404)
     sub, ml = who
-    if not web.per_email.allow(address_key(sub.email_normalized)):
-        return message(lang, "invalid_title", "too_many", status=429, error=True)
+    key = address_key(sub.email_normalized)
+    if not web.per_email.allow(key):
+        return too_many(lang, web.per_email.retry_after(key))
     with session_scope(web.db) as s:  # the outbox sends it, as for a subscribe request
         enqueue(s, ml.id, sub.email, "", sub.language or "", _client(request), f"resend:{ml.slug}")
     return message(language(request, sub.language), "resent_title", "resent")
@@ -167,7 +169,15 @@ def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
         list_title=ml.title,
         action=f"/unsubscribe/{token}",
         preferences_url=_preferences_url(request, sub),
+        sender=_sender(request),
     )
+
+
+def _sender(request: Request) -> str:
+    """Who "everything" stops: the From name, else the organization, else the address."""
+    settings = state(request).settings
+    name, address = parseaddr(settings.from_address)
+    return name or settings.organization or address
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -191,6 +201,8 @@ async def unsubscribe_post(token: str, request: Request) -> HTMLResponse:
         "unsubscribed_all" if everything else "unsubscribed",
         fmt=fmt,
         preferences_url=_preferences_url(request, sub),
+        # Leaving one list can be undone on its form; "everything" suppresses.
+        resubscribe_url=None if everything or not ml.public else f"/lists/{ml.slug}/subscribe",
     )
 
 
@@ -200,7 +212,7 @@ def preferences_page(token: str, request: Request) -> HTMLResponse:
 
 
 def _preferences(
-    token: str, request: Request, saved: bool, problem: str | None, status: int = 200
+    token: str, request: Request, saved: bool, problem: InvalidInput | None, status: int = 200
 ) -> HTMLResponse:
     web = state(request)
     try:
@@ -220,7 +232,8 @@ def _preferences(
         prefs=prefs,
         action=f"/preferences/{token}",
         saved=saved,
-        problem=problem,
+        problem=problem.reason if problem else None,
+        field=problem.field if problem else None,
     )
 
 
@@ -254,5 +267,5 @@ async def preferences_post(token: str, request: Request) -> HTMLResponse:
             ):
                 return _invalid(request)
     except InvalidInput as exc:
-        return _preferences(token, request, saved=False, problem=str(exc), status=422)
+        return _preferences(token, request, saved=False, problem=exc, status=422)
     return _preferences(token, request, saved=True, problem=None)

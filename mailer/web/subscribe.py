@@ -24,7 +24,7 @@ from mailer.db import session_scope
 from mailer.outbox import enqueue
 from mailer.web.app import WebState
 from mailer.web.limits import address_key
-from mailer.web.pages import language, message, page, state
+from mailer.web.pages import language, message, page, state, too_many
 from subscribers.addresses import parse_address
 from subscribers.errors import InvalidInput
 from subscribers.fields import check_language, check_name
@@ -63,14 +63,16 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _limited(web: WebState, request: Request, email: str) -> bool:
-    if not web.per_client.allow(client_address(request)):
-        return True
+def _limited(web: WebState, request: Request, email: str) -> int | None:
+    """None when the request may go on, else the seconds to wait (Retry-After)."""
+    client = client_address(request)
+    if not web.per_client.allow(client):
+        return web.per_client.retry_after(client)
     try:
-        key = parse_address(email).key
+        key = address_key(parse_address(email).key)
     except InvalidInput:
-        return False
-    return not web.per_email.allow(address_key(key))
+        return None
+    return None if web.per_email.allow(key) else web.per_email.retry_after(key)
 
 
 def _subscribe(
@@ -100,6 +102,7 @@ def subscribe_form(slug: str, request: Request) -> HTMLResponse:
         email="",
         name="",
         problem=None,
+        field=None,
     )
 
 
@@ -116,8 +119,9 @@ def subscribe_post(
     ml = _public_list(web, slug)
     if ml is None:
         return message(lang, "invalid_title", "invalid", status=404, error=True)
-    if _limited(web, request, email):
-        return message(lang, "invalid_title", "too_many", status=429, error=True)
+    wait = _limited(web, request, email)
+    if wait is not None:
+        return too_many(lang, wait)
     try:
         _subscribe(web, ml, request, email, name, language_)
     except InvalidInput as exc:
@@ -131,7 +135,8 @@ def subscribe_post(
             action=f"/lists/{slug}/subscribe",
             email=email,
             name=name,
-            problem=str(exc),
+            problem=exc.reason,
+            field=exc.field,
         )
     fmt = {"email": email.strip(), "list": ml.title}
     if ml.double_opt_in:
@@ -152,8 +157,11 @@ def subscribe_api(slug: str, body: SubscribeRequest, request: Request) -> JSONRe
     ml = _public_list(web, slug)
     if ml is None:
         return JSONResponse({"detail": f"no list {slug!r}"}, status_code=404)
-    if _limited(web, request, body.email):
-        return JSONResponse({"detail": "too many requests"}, status_code=429)
+    wait = _limited(web, request, body.email)
+    if wait is not None:
+        return JSONResponse(
+            {"detail": "too many requests"}, status_code=429, headers={"Retry-After": str(wait)}
+        )
     try:
         _subscribe(web, ml, request, body.email, body.name, body.language)
     except InvalidInput as exc:
