@@ -12,10 +12,12 @@ import click
 
 from mailer.bounces import summary
 from mailer.cli.context import App, app, print_json
+from mailer.cli.invite import invite
 from mailer.cli.progress import byte_progress
 from subscribers import members
 from subscribers.exporter import export_csv
 from subscribers.importer import import_csv
+from subscribers.lists import get_list
 
 
 def _attrs(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -88,6 +90,8 @@ def add(
     else:
         verb = "Added" if result.created else "Updated"
         click.echo(f"{verb} {out['email']} on {list_slug!r} ({out['status']}).")
+        if out["status"] == "unconfirmed":
+            click.echo(_invite_hint(list_slug, 1, result.subscriber.email))
 
 
 @group.command("show")
@@ -268,6 +272,7 @@ def import_(ctx: click.Context, file: Path, list_slug: str, confirmed: bool, as_
     size = file.stat().st_size if file.is_file() else 0
     with a.session() as s, byte_progress(a, size, f"Importing {file.name}") as progress:
         report = import_csv(s, file, list_slug, confirmed=confirmed, progress=progress)
+        unconfirmed_list = get_list(s, list_slug).double_opt_in
     if as_json:
         print_json(report.as_dict())
         return
@@ -282,6 +287,8 @@ def import_(ctx: click.Context, file: Path, list_slug: str, confirmed: bool, as_
     )
     for r in report.rejected:
         click.echo(f"  line {r.line}: {r.email or '(no email)'}: {r.reason}")
+    if report.added and not confirmed and unconfirmed_list:
+        click.echo(_invite_hint(list_slug, report.added))
 
 
 @group.command("export")
@@ -319,4 +326,14 @@ def export(
     click.echo(f"Exported {count} subscribers to {output}.", err=True)
 
 
+def _invite_hint(list_slug: str, count: int, one: str = "") -> str:
+    """What to do about subscribers left unconfirmed (nothing was sent to them)."""
+    target = one or "--all-unconfirmed"
+    return (
+        f"{count} unconfirmed: no email was sent. "
+        f"`mailer subscribers invite --list {list_slug} {target}` sends them a confirmation."
+    )
+
+
+group.add_command(invite)
 COMMANDS = [group]
