@@ -46,3 +46,12 @@ def invite(
     )
     for email, why in report.skipped:
         click.echo(f"  skipped {email}: {why}")
+
+
+def invite_hint(list_slug: str, count: int, one: str = "") -> str:
+    """What to do about subscribers left unconfirmed (nothing was sent to them)."""
+    target = one or "--all-unconfirmed"
+    return (
+        f"{count} unconfirmed: no email was sent. "
+        f"`mailer subscribers invite --list {list_slug} {target}` sends them a confirmation."
+    )

@@ -12,7 +12,7 @@ import click
 
 from mailer.bounces import summary
 from mailer.cli.context import App, app, print_json
-from mailer.cli.invite import invite
+from mailer.cli.invite import invite, invite_hint
 from mailer.cli.progress import byte_progress
 from subscribers import members
 from subscribers.exporter import export_csv
@@ -91,7 +91,7 @@ def add(
         verb = "Added" if result.created else "Updated"
         click.echo(f"{verb} {out['email']} on {list_slug!r} ({out['status']}).")
         if out["status"] == "unconfirmed":
-            click.echo(_invite_hint(list_slug, 1, result.subscriber.email))
+            click.echo(invite_hint(list_slug, 1, result.subscriber.email))
 
 
 @group.command("show")
@@ -288,7 +288,7 @@ def import_(ctx: click.Context, file: Path, list_slug: str, confirmed: bool, as_
     for r in report.rejected:
         click.echo(f"  line {r.line}: {r.email or '(no email)'}: {r.reason}")
     if report.added and not confirmed and unconfirmed_list:
-        click.echo(_invite_hint(list_slug, report.added))
+        click.echo(invite_hint(list_slug, report.added))
 
 
 @group.command("export")
@@ -324,15 +324,6 @@ def export(
             os.unlink(tmp)
             raise
     click.echo(f"Exported {count} subscribers to {output}.", err=True)
-
-
-def _invite_hint(list_slug: str, count: int, one: str = "") -> str:
-    """What to do about subscribers left unconfirmed (nothing was sent to them)."""
-    target = one or "--all-unconfirmed"
-    return (
-        f"{count} unconfirmed: no email was sent. "
-        f"`mailer subscribers invite --list {list_slug} {target}` sends them a confirmation."
-    )
 
 
 group.add_command(invite)
