@@ -37,7 +37,7 @@ class BodySizeLimit:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                break  # the client went away; the app sees that as it would have
+                return  # the client went away mid-body: nothing to act on
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
