@@ -113,7 +113,7 @@ def recipient_of(
         is None
     ):
         raise NotFound(f"{sub.email} is not subscribed to {mailing_list.slug!r}")
-    return Recipient(sub.id, sub.email, sub.name, dict(sub.attributes)), sub.language
+    return Recipient(sub.id, sub.email, sub.name, dict(sub.attributes), sub.link_key), sub.language
 
 
 def list_for(session: Session | None, slug: str | None) -> MailingList:

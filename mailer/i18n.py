@@ -19,6 +19,8 @@ WORDS: dict[str, dict[str, str]] = {
         "confirm_button": "Confirm my subscription",
         "confirm_ignore": "If you did not ask for this, ignore this message: "
         "nothing will be sent to you. The link works for {hours} hours.",
+        "confirm_title": "Confirm your subscription",
+        "confirm_page": "One more step: press the button to start receiving {list}.",
         "confirmed_title": "Subscription confirmed",
         "confirmed": "You are now subscribed to {list}.",
         "already_title": "Already confirmed",
@@ -47,8 +49,17 @@ WORDS: dict[str, dict[str, str]] = {
         "saved": "Your preferences are saved.",
         "archive_title": "Past issues",
         "archive_empty": "No issues have been sent yet.",
+        "too_many_title": "Too many requests",
         "too_many": "Too many requests. Please wait a little and try again.",
         "bad_request": "Please check the form: {problem}",
+        "check_field": "Please check the {field}: {problem}",
+        "field_email": "email address",
+        "field_name": "name",
+        "field_language": "language",
+        "field_lists": "newsletters",
+        "unsubscribe_all_note": "This stops all mail from {sender}: every newsletter, "
+        "now and later.",
+        "resubscribe": "Unsubscribed by mistake? Subscribe again",
     },
     "zh": {
         "subscribe_title": "订阅{list}",
@@ -64,6 +75,8 @@ WORDS: dict[str, dict[str, str]] = {
         "confirm_subject": "请确认订阅{list}",
         "confirm_intro": "请确认您希望收到{list}。",
         "confirm_button": "确认订阅",
+        "confirm_title": "确认订阅",
+        "confirm_page": "还差一步：请点击按钮，开始接收{list}。",
         "confirm_ignore": "如果这不是您的请求，请忽略此邮件，我们不会向您发送任何内容。"
         "链接在 {hours} 小时内有效。",
         "confirmed_title": "订阅已确认",
@@ -93,8 +106,16 @@ WORDS: dict[str, dict[str, str]] = {
         "saved": "您的偏好已保存。",
         "archive_title": "往期通讯",
         "archive_empty": "尚未发送任何通讯。",
+        "too_many_title": "请求过多",
         "too_many": "请求过多，请稍后再试。",
         "bad_request": "请检查表单：{problem}",
+        "check_field": "请检查{field}：{problem}",
+        "field_email": "电子邮件地址",
+        "field_name": "姓名",
+        "field_language": "语言",
+        "field_lists": "订阅列表",
+        "unsubscribe_all_note": "这将停止{sender}发出的所有邮件：所有通讯，包括今后的。",
+        "resubscribe": "误退订？重新订阅",
     },
 }
 

@@ -7,6 +7,7 @@ reach a log line.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -67,6 +68,11 @@ class Settings:
     bounce_poll_seconds: float = _opt(300.0)  # how often `mailer run` reads bounce_mailbox
     bounce_soft_threshold: int = _opt(5)  # soft-bounce points that suppress an address
     bounce_soft_reset_days: float = _opt(7.0)  # a quiet spell this long resets the points
+    # Proxies whose X-Forwarded-For is believed (IPs/CIDRs, comma-separated); none by default.
+    trusted_proxies: str = _opt("")
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     def redacted(self) -> dict[str, Any]:
         """The settings with secrets masked, safe to print."""
@@ -153,6 +159,11 @@ def _check(s: Settings, origin: Mapping[str, str], problems: list[str]) -> None:
         ZoneInfo(s.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         bad("timezone", f"{s.timezone!r} is not a time zone such as Asia/Shanghai")
+    for proxy in s.trusted_proxy_list():
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            bad("trusted_proxies", f"{proxy!r} is not an IP address or network such as 10.0.0.0/8")
     rsa_key = [s.dkim_selector, s.dkim_key_file]
     if any(rsa_key) and not (all(rsa_key) and s.dkim_domain):
         bad("dkim_key_file", "DKIM needs all three of dkim_selector, dkim_domain and dkim_key_file")

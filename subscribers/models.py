@@ -7,6 +7,7 @@ these classes must agree with them (a test runs ``alembic check``).
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,10 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 # Stable constraint names, so migrations can refer to them on every backend.
 NAMING = {
@@ -91,8 +95,33 @@ def _in(values: type[enum.StrEnum]) -> str:
     return ", ".join(f"'{v.value}'" for v in values)
 
 
+def new_key() -> str:
+    return secrets.token_hex(16)
+
+
+class random_key(FunctionElement[str]):
+    """The database's own 32 random hex digits: the key of rows inserted by
+    plain SQL (the importer), where the model's Python default never runs."""
+
+    type = String(32)
+    inherit_cache = True
+
+
+@compiles(random_key, "sqlite")
+def _random_key_sqlite(element: random_key, compiler: SQLCompiler, **kw: Any) -> str:
+    return "lower(hex(randomblob(16)))"
+
+
+@compiles(random_key, "postgresql")
+def _random_key_postgresql(element: random_key, compiler: SQLCompiler, **kw: Any) -> str:
+    # gen_random_uuid() (PostgreSQL 13+) draws from the strong random source.
+    return "replace(gen_random_uuid()::text, '-', '')"
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    # AUTOINCREMENT: SQLite never hands an erased subscriber's id to a new one.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # As the subscriber gave it (trimmed), used to address mail.
@@ -112,6 +141,12 @@ class Subscriber(Base):
     consent_ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Random, made at creation; tokens and VERP tags sign it with the id, so
+    # they name this person, not whoever holds the id. NULL only in rows that
+    # existed before it (their older links keep working).
+    link_key: Mapped[str | None] = mapped_column(
+        String(32), nullable=True, default=new_key, server_default=random_key()
+    )
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True

@@ -4,10 +4,17 @@ itsdangerous with a salt per purpose, so a token made for one purpose is
 rejected for every other. Every failure (bad signature, wrong purpose,
 expired, malformed) raises the same BadToken, so an attacker learns nothing
 from the answer.
+
+A token names a subscriber by id *and* by a digest of the subscriber's
+random key (``Subscriber.key``, made at creation), so a link made for an
+erased person never acts on whoever holds that id later. Rows created
+before the keys existed have none; their links, made without a digest,
+still work for them, and only for keyless rows (``TokenClaims.fits``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -41,10 +48,22 @@ class ExpiredToken(BadToken):
         self.claims = claims
 
 
+def key_digest(key: str) -> str:
+    """What a token carries of the key: short, and the key itself stays out of URLs."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     subscriber_id: int
     list_id: int | None
+    key_digest: str | None = None  # None: a link from before subscribers had keys
+
+    def fits(self, key: str | None) -> bool:
+        """Whether this token was made for the subscriber whose key is ``key``."""
+        if key is None or self.key_digest is None:
+            return key is None and self.key_digest is None
+        return self.key_digest == key_digest(key)
 
 
 class Tokens:
@@ -57,8 +76,19 @@ class Tokens:
             p: URLSafeTimedSerializer(secret_key, salt=f"mailer.{p.value}") for p in Purpose
         }
 
-    def make(self, purpose: Purpose, subscriber_id: int, list_id: int | None = None) -> str:
-        payload = [subscriber_id] if list_id is None else [subscriber_id, list_id]
+    def make(
+        self,
+        purpose: Purpose,
+        subscriber_id: int,
+        list_id: int | None = None,
+        key: str | None = None,
+    ) -> str:
+        """A link for the subscriber; ``key`` is their link key (None only for old rows)."""
+        payload: list[int | str | None]
+        if key is not None:
+            payload = [subscriber_id, list_id, key_digest(key)]
+        else:
+            payload = [subscriber_id] if list_id is None else [subscriber_id, list_id]
         return str(self._serializers[purpose].dumps(payload))
 
     def read(self, purpose: Purpose, token: str) -> TokenClaims:
@@ -74,11 +104,15 @@ class Tokens:
         return _claims(payload)
 
 
+def _is_id(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 def _claims(payload: object) -> TokenClaims:
-    if (
-        not isinstance(payload, list)
-        or not 1 <= len(payload) <= 2
-        or not all(isinstance(x, int) and not isinstance(x, bool) for x in payload)
-    ):
-        raise BadToken("this link is not valid")
-    return TokenClaims(payload[0], payload[1] if len(payload) == 2 else None)
+    if isinstance(payload, list) and len(payload) == 3:
+        sid, lid, digest = payload
+        if _is_id(sid) and (lid is None or _is_id(lid)) and isinstance(digest, str):
+            return TokenClaims(sid, lid, digest)
+    elif isinstance(payload, list) and 1 <= len(payload) <= 2 and all(map(_is_id, payload)):
+        return TokenClaims(payload[0], payload[1] if len(payload) == 2 else None)
+    raise BadToken("this link is not valid")

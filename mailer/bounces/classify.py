@@ -22,6 +22,7 @@ from email.message import Message
 from flufl.bounce import all_failures
 
 from mailer.bounces import dsn, verify
+from mailer.bounces.verp import KeyLookup
 from mailer.grading import Grade, enhanced_code, grade_enhanced, grade_status
 
 _AUTO_SUBJECT = re.compile(
@@ -141,7 +142,10 @@ def _from_flufl(msg: Message) -> Finding | None:
     )
 
 
-def classify(msg: Message, bounce_base: str, secret: str) -> Finding:
+def classify(
+    msg: Message, bounce_base: str, secret: str, key_of: KeyLookup | None = None
+) -> Finding:
+    """``key_of`` gives a subscriber's link key, to verify VERP tags bound to it."""
     if _report_type(msg) == "feedback-report":
         finding = _complaint(msg)
         proof = verify.by_message_id(msg, secret)
@@ -153,7 +157,7 @@ def classify(msg: Message, bounce_base: str, secret: str) -> Finding:
             return Finding(kind, detail="auto-reply" if kind is Kind.AUTO_REPLY else "")
         finding = found
         finding.addresses |= {s.recipient for s in statuses if s.recipient}
-        proof = verify.by_verp(msg, bounce_base, secret)
+        proof = verify.by_verp(msg, bounce_base, secret, key_of)
     if finding.kind in REPORTS:
         finding.campaign_id, finding.subscriber_id = proof.campaign_id, proof.subscriber_id
         finding.unverified = proof.reason

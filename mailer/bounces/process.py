@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from mailer.bounces import mailto
@@ -31,6 +32,7 @@ from mailer.bounces.dsn import clean
 from mailer.bounces.policy import Policy, apply_finding
 from mailer.bounces.sources import Incoming
 from mailer.bounces.verify import envelope_addresses
+from mailer.bounces.verp import KeyLookup
 from mailer.campaigns.models import ProcessedMessage
 from mailer.db import session_scope
 from mailer.settings import Settings
@@ -84,6 +86,20 @@ def message_key(raw: bytes) -> tuple[str, str]:
         mid = ""
     basis = mid.encode() if mid else raw
     return hashlib.sha256(basis).hexdigest(), mid
+
+
+def _key_lookup(session: Session) -> KeyLookup:
+    """A subscriber's link key (VERP tags sign it); LookupError when the id is gone."""
+
+    def key_of(subscriber_id: int) -> str | None:
+        found = session.execute(
+            select(Subscriber.link_key).where(Subscriber.id == subscriber_id)
+        ).first()
+        if found is None:
+            raise LookupError(subscriber_id)
+        return found[0]
+
+    return key_of
 
 
 def _error(exc: BaseException) -> str:
@@ -161,7 +177,15 @@ def process_one(db: Engine, incoming: Incoming, settings: Settings, report: Proc
         # Every parser step: the stdlib's, flufl.bounce's detectors, ours.
         msg: Message = email.message_from_bytes(incoming.raw, policy=email.policy.compat32)
         claims = mailto.claims(envelope_addresses(msg), settings.bounce_address)
-        finding = None if claims else classify(msg, settings.bounce_address, settings.secret_key)
+        if claims:
+            finding = None
+        else:
+            with session_scope(db) as s:
+                finding = classify(
+                    msg, settings.bounce_address, settings.secret_key, _key_lookup(s)
+                )
+    except SQLAlchemyError:
+        raise  # the database's trouble is not the message's: stop, retry next run
     except Exception as exc:
         _poison(db, incoming, key, mid, exc, report)
         return

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses
 
-from mailer.bounces.verp import parse_verp
+from mailer.bounces.verp import KeyLookup, parse_verp
 from mailer.message.build import message_id
 
 # The headers our own MTA writes with the envelope recipient, then To.
@@ -51,8 +51,12 @@ def _one(targets: set[tuple[int, int]], what: str, none_reason: str) -> Proof:
     return Proof(campaigns.pop() if len(campaigns) == 1 else None, subscribers.pop(), "")
 
 
-def by_verp(msg: Message, base: str, secret: str) -> Proof:
-    """The subscriber a DSN's VERP return path names, when its tag verifies."""
+def by_verp(msg: Message, base: str, secret: str, key_of: KeyLookup | None = None) -> Proof:
+    """The subscriber a DSN's VERP return path names, when its tag verifies.
+
+    ``key_of`` gives a subscriber's link key: tags are bound to it, so a tag
+    made for an erased person never names whoever holds the id now.
+    """
     if not base or not secret:
         return Proof(None, None, "no bounce address or secret key configured")
     base_local, _, base_domain = base.lower().rpartition("@")
@@ -60,7 +64,7 @@ def by_verp(msg: Message, base: str, secret: str) -> Proof:
     for addr in envelope_addresses(msg):
         local, _, domain = addr.strip().strip("<>").lower().rpartition("@")
         tagged |= domain == base_domain and local.startswith(base_local + "+")
-        found = parse_verp(addr, base, secret)
+        found = parse_verp(addr, base, secret, key_of)
         if found:
             targets.add(found)
     why = "its VERP tag does not verify" if tagged else "it was not sent to a VERP return path"

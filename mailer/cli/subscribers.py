@@ -12,11 +12,13 @@ import click
 
 from mailer.bounces import summary
 from mailer.cli.context import App, app, print_json
+from mailer.cli.invite import invite, invite_hint
 from mailer.cli.progress import byte_progress
 from mailer.transport.address import AddressError, WireAddress, wire_address
 from subscribers import members
 from subscribers.exporter import export_csv
 from subscribers.importer import import_csv
+from subscribers.lists import get_list
 
 
 def _attrs(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -89,6 +91,8 @@ def add(
     else:
         verb = "Added" if result.created else "Updated"
         click.echo(f"{verb} {out['email']} on {list_slug!r} ({out['status']}).")
+        if out["status"] == "unconfirmed":
+            click.echo(invite_hint(list_slug, 1, result.subscriber.email))
 
 
 @group.command("show")
@@ -283,6 +287,7 @@ def import_(ctx: click.Context, file: Path, list_slug: str, confirmed: bool, as_
     size = file.stat().st_size if file.is_file() else 0
     with a.session() as s, byte_progress(a, size, f"Importing {file.name}") as progress:
         report = import_csv(s, file, list_slug, confirmed=confirmed, progress=progress)
+        unconfirmed_list = get_list(s, list_slug).double_opt_in
     if as_json:
         print_json(report.as_dict())
         return
@@ -297,6 +302,8 @@ def import_(ctx: click.Context, file: Path, list_slug: str, confirmed: bool, as_
     )
     for r in report.rejected:
         click.echo(f"  line {r.line}: {r.email or '(no email)'}: {r.reason}")
+    if report.added and not confirmed and unconfirmed_list:
+        click.echo(invite_hint(list_slug, report.added))
 
 
 @group.command("export")
@@ -334,4 +341,5 @@ def export(
     click.echo(f"Exported {count} subscribers to {output}.", err=True)
 
 
+group.add_command(invite)
 COMMANDS = [group]

@@ -215,10 +215,10 @@ class DeliveryEngine:
         if reason is not None and not run.halt.is_set():
             self.pause(run, reason)
 
-    def _return_path(self, campaign_id: int, subscriber_id: int) -> str:
+    def _return_path(self, campaign_id: int, subscriber_id: int, key: str | None) -> str:
         if self.verp is None:
             return self.envelope_from
-        return verp_address(self.verp[0], self.verp[1], campaign_id, subscriber_id)
+        return verp_address(self.verp[0], self.verp[1], campaign_id, subscriber_id, key)
 
     def _prepare(self, run: Run, row: Claimed) -> OutgoingMessage | Outcome:
         """The message for ``row``, or the outcome that says why there is none."""
@@ -234,7 +234,7 @@ class DeliveryEngine:
             return Outcome(row.id, DeliveryStatus.SKIPPED, reply="address is suppressed")
         try:
             return run.factory(row.language).build(
-                Recipient(row.subscriber_id, row.email, row.name, row.attributes)
+                Recipient(row.subscriber_id, row.email, row.name, row.attributes, row.link_key)
             )
         except Exception as exc:  # bad data or a bug: this recipient, not the run
             log.exception("building the message for delivery %d failed", row.id)
@@ -247,7 +247,7 @@ class DeliveryEngine:
         attempt = row.attempts + 1
         try:
             result = link.get().send(
-                self._return_path(campaign_id, row.subscriber_id),
+                self._return_path(campaign_id, row.subscriber_id, row.link_key),
                 message.envelope_to,
                 message.data,
                 message.smtputf8,

@@ -65,6 +65,7 @@ class Claimed:
     subscription: str | None
     suppressed: bool
     status: str = DeliveryStatus.QUEUED  # queued or deferred: what to return to
+    link_key: str | None = None
 
 
 class DeliveryStore:
@@ -195,6 +196,7 @@ class DeliveryStore:
                     Subscriber.attributes,
                     Subscriber.email_hash,
                     Subscription.status,
+                    Subscriber.link_key,
                     suppressed.label("suppressed"),
                 )
                 .select_from(Delivery)
@@ -224,6 +226,7 @@ class DeliveryStore:
                 r.status,
                 bool(r.suppressed),
                 r.delivery_status,
+                r.link_key,
             )
             for r in rows
         ]

@@ -31,6 +31,7 @@ class Recipient:
     email: str
     name: str = ""
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    key: str | None = None  # Subscriber.link_key: binds the links to this person
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,9 @@ class MessageFactory:
             "name": r.name,
             "email": r.email,
             "unsubscribe_url": f"{self.base_url}/unsubscribe/"
-            + self.tokens.make(Purpose.UNSUBSCRIBE, r.subscriber_id, lid),
+            + self.tokens.make(Purpose.UNSUBSCRIBE, r.subscriber_id, lid, r.key),
             "preferences_url": f"{self.base_url}/preferences/"
-            + self.tokens.make(Purpose.PREFERENCES, r.subscriber_id),
+            + self.tokens.make(Purpose.PREFERENCES, r.subscriber_id, key=r.key),
         }
         for key, value in r.attributes.items():
             values[f"attr.{key}"] = str(value)

@@ -28,6 +28,7 @@ from mailer.campaigns.service import due_campaigns, mark_missed, start_campaign
 from mailer.db import session_scope
 from mailer.delivery.engine import DeliveryEngine, smtp_engine
 from mailer.delivery.store import DeliveryStore
+from mailer.outbox import Outbox, OutboxWorker, smtp_sender
 from mailer.scheduler import jobs
 from mailer.settings import Settings
 from subscribers.models import utcnow
@@ -94,6 +95,8 @@ class Runner:
         self._threads: dict[int, threading.Thread] = {}
         self._lock = threading.Lock()
         self.scheduler = _scheduler(db, settings)
+        # Confirmation emails the web app queued (this process's or another's).
+        self.confirmations = OutboxWorker(Outbox(db, settings, smtp_sender(settings)))
 
     def start(self) -> None:
         requeued = DeliveryStore(self.db).recover(None, utcnow())
@@ -126,6 +129,7 @@ class Runner:
                 next_run_time=utcnow(),
             )
         self.scheduler.start()
+        self.confirmations.start()
 
     def read_bounces(self) -> None:
         """Poll the configured bounce mailbox (Maildir, mbox or IMAP)."""
@@ -202,6 +206,7 @@ class Runner:
         """Finish the messages in flight, record them, and stop."""
         self.stopping.set()
         self.scheduler.shutdown(wait=False)
+        self.confirmations.stop()
         for thread in list(self._threads.values()):
             thread.join()
         jobs.set_runner(None)

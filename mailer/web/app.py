@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
@@ -11,16 +10,14 @@ from sqlalchemy import Engine
 
 from mailer.compose import tokens_for
 from mailer.db import make_engine
-from mailer.delivery.engine import envelope_sender
-from mailer.message import OutgoingMessage
+from mailer.outbox import Outbox, Sender, smtp_sender
 from mailer.settings import Settings
-from mailer.transport.smtp import SmtpConnection, smtp_config
+from mailer.web.bodylimit import BodySizeLimit
 from mailer.web.limits import SlidingWindow
 from mailer.web.security import SecurityHeaders
 from subscribers.tokens import Tokens
 
 log = logging.getLogger(__name__)
-Sender = Callable[[OutgoingMessage], None]
 
 
 @dataclass
@@ -28,24 +25,9 @@ class WebState:
     settings: Settings
     db: Engine
     tokens: Tokens
-    send: Sender
+    outbox: Outbox  # confirmations are queued here, never sent inside a request
     per_client: SlidingWindow = field(default_factory=lambda: SlidingWindow(10, 60))
     per_email: SlidingWindow = field(default_factory=lambda: SlidingWindow(3, 3600))
-
-
-def smtp_sender(settings: Settings) -> Sender:
-    """Send one message (a confirmation) over its own SMTP session."""
-
-    def send(message: OutgoingMessage) -> None:
-        conn = SmtpConnection(smtp_config(settings))
-        try:
-            conn.send(
-                envelope_sender(settings), message.envelope_to, message.data, message.smtputf8
-            )
-        finally:
-            conn.close()
-
-    return send
 
 
 def create_app(settings: Settings, db: Engine | None = None, send: Sender | None = None) -> FastAPI:
@@ -57,12 +39,15 @@ def create_app(settings: Settings, db: Engine | None = None, send: Sender | None
         docs_url=None,
         redoc_url=None,
     )
+    engine = db or make_engine(settings.database_url)
+    tokens = tokens_for(settings)
     app.state.web = WebState(
         settings=settings,
-        db=db or make_engine(settings.database_url),
-        tokens=tokens_for(settings),
-        send=send or smtp_sender(settings),
+        db=engine,
+        tokens=tokens,
+        outbox=Outbox(engine, settings, send or smtp_sender(settings), tokens=tokens),
     )
+    app.add_middleware(BodySizeLimit)
     for module in (subscribe, links, archive):
         app.include_router(module.router)
     app.add_middleware(SecurityHeaders)

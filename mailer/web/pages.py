@@ -50,6 +50,13 @@ def page(
     return HTMLResponse(html, status_code=status)
 
 
+def too_many(lang: str, retry_after: int) -> HTMLResponse:
+    """The 429 page, with how long to wait (Retry-After, RFC 9110 10.2.3)."""
+    response = message(lang, "too_many_title", "too_many", status=429, error=True)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def message(
     lang: str,
     title_key: str,
@@ -63,4 +70,6 @@ def message(
     lines = [w[k].format(**(fmt or {})) for k in keys]
     context.setdefault("resend_url", None)
     context.setdefault("preferences_url", None)
+    context.setdefault("button_url", None)
+    context.setdefault("resubscribe_url", None)
     return page("message", lang, title_key, status, fmt, lines=lines, error=error, **context)

@@ -2,25 +2,72 @@
 
 from __future__ import annotations
 
+import copy
+import logging
+import re
 import threading
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
+from uvicorn.config import LOGGING_CONFIG
 
+from mailer.outbox import OutboxWorker
 from mailer.settings import Settings
 from mailer.web.app import create_app
 
+_TOKEN_PATH = re.compile(r"^/(confirm|unsubscribe|preferences)/[^/?#]+")
+
+
+class RedactTokens(logging.Filter):
+    """Takes the tokens out of access-log lines: a logged link is a usable link."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = _TOKEN_PATH.sub(r"/\1/[token]", args[2])
+            record.args = (*args[:2], path, *args[3:])
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's own logging set-up, with tokens redacted from the access log."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_tokens"] = {"()": RedactTokens}
+    config["handlers"]["access"]["filters"] = ["redact_tokens"]
+    return config
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """X-Forwarded-For is believed only from MAILER_TRUSTED_PROXIES.
+
+    uvicorn's own default trusts 127.0.0.1, so anyone reaching the app through
+    a local hop (or directly on loopback) could name any client address and
+    walk around the per-client rate limit.
+    """
+    trusted = settings.trusted_proxy_list()
+    return {
+        "host": settings.web_host,
+        "port": settings.web_port,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or [],
+        "server_header": False,
+        "log_config": log_config(),
+    }
+
 
 class WebServer:
-    """uvicorn in a thread; ``stop()`` lets requests in flight finish."""
+    """uvicorn in a thread; ``stop()`` lets requests in flight finish.
+
+    The confirmations the app queues are sent by whoever runs this (the
+    Runner of `mailer run`), not by the server itself.
+    """
 
     def __init__(self, settings: Settings, db: Engine | None = None) -> None:
+        self.app: FastAPI = create_app(settings, db)
         config = uvicorn.Config(
-            create_app(settings, db),
-            host=settings.web_host,
-            port=settings.web_port,
-            log_level="info",
-            access_log=False,
+            self.app, log_level="info", access_log=False, **uvicorn_options(settings)
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
@@ -34,7 +81,12 @@ class WebServer:
 
 
 def serve(settings: Settings) -> None:
-    """Run in the foreground until SIGINT/SIGTERM (uvicorn's own handlers)."""
-    uvicorn.run(
-        create_app(settings), host=settings.web_host, port=settings.web_port, log_level="info"
-    )
+    """Run in the foreground until SIGINT/SIGTERM (uvicorn's own handlers),
+    sending the confirmations the app queues meanwhile."""
+    app = create_app(settings)
+    worker = OutboxWorker(app.state.web.outbox)
+    worker.start()
+    try:
+        uvicorn.run(app, log_level="info", **uvicorn_options(settings))
+    finally:
+        worker.stop()

@@ -1,9 +1,13 @@
 """Subscribing: the form per list and the JSON endpoint.
 
-Both answer the same way whatever the address's state (new, already
-subscribed, suppressed), so they reveal nothing about who is on a list.
-Double opt-in lists get a confirmation email; single opt-in lists confirm at
-once. Both are rate-limited per client address and per email address.
+Both answer the same way, after the same work, whatever the address's
+state (new, already subscribed, suppressed): they check the fields and write
+the request to the confirmation outbox (mailer.outbox), whose worker applies
+it and sends the confirmation of a double opt-in list (a single opt-in list
+confirms at once). So neither the answer nor its timing reveals who is on a
+list, and a confirmation waits out an SMTP outage instead of being lost.
+Both are rate-limited per client address and per email address (without
+its ``+tag``).
 """
 
 from __future__ import annotations
@@ -16,15 +20,15 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from mailer.confirmation import confirmation_message
 from mailer.db import session_scope
+from mailer.outbox import enqueue
 from mailer.web.app import WebState
-from mailer.web.pages import language, message, page, state
+from mailer.web.limits import address_key
+from mailer.web.pages import language, message, page, state, too_many
 from subscribers.addresses import parse_address
-from subscribers.consent import Next, request_subscription
 from subscribers.errors import InvalidInput
+from subscribers.fields import check_language, check_name
 from subscribers.models import MailingList
-from subscribers.tokens import Purpose
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -55,45 +59,31 @@ def _public_list(web: WebState, slug: str) -> MailingList | None:
         return ml
 
 
-def _client(request: Request) -> str:
+def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _limited(web: WebState, request: Request, email: str) -> bool:
-    if not web.per_client.allow(_client(request)):
-        return True
+def _limited(web: WebState, request: Request, email: str) -> int | None:
+    """None when the request may go on, else the seconds to wait (Retry-After)."""
+    client = client_address(request)
+    if not web.per_client.allow(client):
+        return web.per_client.retry_after(client)
     try:
-        key = parse_address(email).key
+        key = address_key(parse_address(email).key)
     except InvalidInput:
-        return False
-    return not web.per_email.allow(key)
+        return None
+    return None if web.per_email.allow(key) else web.per_email.retry_after(key)
 
 
 def _subscribe(
     web: WebState, ml: MailingList, request: Request, email: str, name: str, lang: str
 ) -> None:
-    """Record the request and send the confirmation; raises InvalidInput for bad fields."""
+    """Check the fields and queue the request; raises InvalidInput for bad fields."""
+    address = parse_address(email)
+    name = check_name(name)
+    lang = check_language(lang) or ""
     with session_scope(web.db) as s:
-        req = request_subscription(
-            s,
-            email,
-            ml.slug,
-            name=name,
-            language=lang,
-            ip=_client(request),
-            source=f"web:{ml.slug}",
-        )
-    if req.next is not Next.CONFIRM or req.subscriber_id is None:
-        return
-    token = web.tokens.make(Purpose.CONFIRM, req.subscriber_id, ml.id)
-    url = f"{web.settings.base_url.rstrip('/')}/confirm/{token}"
-    confirmation = confirmation_message(
-        web.settings, ml.title, req.email, name, req.language or lang, url
-    )
-    try:
-        web.send(confirmation)
-    except Exception:  # the page must not reveal mail trouble; the log tells the admin
-        log.exception("could not send the confirmation email for list %s", ml.slug)
+        enqueue(s, ml.id, address.given, name, lang, client_address(request), f"web:{ml.slug}")
 
 
 @router.get("/lists/{slug}/subscribe", response_class=HTMLResponse, include_in_schema=False)
@@ -112,6 +102,7 @@ def subscribe_form(slug: str, request: Request) -> HTMLResponse:
         email="",
         name="",
         problem=None,
+        field=None,
     )
 
 
@@ -128,8 +119,9 @@ def subscribe_post(
     ml = _public_list(web, slug)
     if ml is None:
         return message(lang, "invalid_title", "invalid", status=404, error=True)
-    if _limited(web, request, email):
-        return message(lang, "invalid_title", "too_many", status=429, error=True)
+    wait = _limited(web, request, email)
+    if wait is not None:
+        return too_many(lang, wait)
     try:
         _subscribe(web, ml, request, email, name, language_)
     except InvalidInput as exc:
@@ -143,7 +135,8 @@ def subscribe_post(
             action=f"/lists/{slug}/subscribe",
             email=email,
             name=name,
-            problem=str(exc),
+            problem=exc.reason,
+            field=exc.field,
         )
     fmt = {"email": email.strip(), "list": ml.title}
     if ml.double_opt_in:
@@ -164,8 +157,11 @@ def subscribe_api(slug: str, body: SubscribeRequest, request: Request) -> JSONRe
     ml = _public_list(web, slug)
     if ml is None:
         return JSONResponse({"detail": f"no list {slug!r}"}, status_code=404)
-    if _limited(web, request, body.email):
-        return JSONResponse({"detail": "too many requests"}, status_code=429)
+    wait = _limited(web, request, body.email)
+    if wait is not None:
+        return JSONResponse(
+            {"detail": "too many requests"}, status_code=429, headers={"Retry-After": str(wait)}
+        )
     try:
         _subscribe(web, ml, request, body.email, body.name, body.language)
     except InvalidInput as exc:

@@ -1,5 +1,5 @@
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -33,3 +33,9 @@ def client(engine: Engine, outbox: list[OutgoingMessage]) -> Iterator[TestClient
     app = create_app(SETTINGS, engine, send=outbox.append)
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def deliver(client: TestClient) -> Callable[[], int]:
+    """Run the confirmation outbox once, as the worker of `mailer run` does."""
+    return lambda: int(client.app.state.web.outbox.deliver_due())  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from mailer.campaigns.report import report
 from mailer.db import make_engine, session_scope
 from mailer.delivery.engine import smtp_engine
 from mailer.devserver import free_port
+from mailer.outbox import OutboxWorker
 from mailer.web.app import create_app
 from subscribers.lists import create_list
 from subscribers.members import describe
@@ -51,13 +52,14 @@ def test_subscribe_confirm_unsubscribe_in_a_browser(sqlite_template: Path, tmp_p
             smtp_port=smtp.port,
             workers=1,
         )
+        app = create_app(settings, engine)
         server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning"
-            )
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
+        confirmations = OutboxWorker(app.state.web.outbox, poll_seconds=0.1)
+        confirmations.start()
         assert wait_for(lambda: server.started)
         try:
             with browser() as b:
@@ -77,7 +79,10 @@ def test_subscribe_confirm_unsubscribe_in_a_browser(sqlite_template: Path, tmp_p
                     r"http://127\.0\.0\.1:\d+/confirm/\S+", body_text(confirmation, "plain")
                 )
                 assert link
-                page.goto(link.group(0))
+                page.goto(link.group(0))  # the page only offers the button
+                assert "Confirm your subscription" in page.content()
+                page.get_by_role("button", name="Confirm my subscription").click()
+                page.wait_for_load_state()
                 assert "Subscription confirmed" in page.content()
                 page.screenshot(path=str(artifact("web-3-confirmed.png")), full_page=True)
 
@@ -107,6 +112,7 @@ def test_subscribe_confirm_unsubscribe_in_a_browser(sqlite_template: Path, tmp_p
                 assert page.locator(".speaker-name").count() == 20
                 page.screenshot(path=str(artifact("web-6-archive-issue.png")))
         finally:
+            confirmations.stop()
             server.should_exit = True
             thread.join(timeout=10)
         with session_scope(engine) as s:

@@ -1,0 +1,36 @@
+import pytest
+
+from subscribers.tokens import BadToken, Purpose, TokenClaims, Tokens, key_digest
+
+TOKENS = Tokens("token-test-secret")
+
+
+def test_a_token_names_the_person_by_key() -> None:
+    t = TOKENS.make(Purpose.UNSUBSCRIBE, 7, 3, "a" * 32)
+    claims = TOKENS.read(Purpose.UNSUBSCRIBE, t)
+    assert (claims.subscriber_id, claims.list_id) == (7, 3)
+    assert claims.fits("a" * 32)
+    assert not claims.fits("b" * 32)  # the same id, someone else
+    assert not claims.fits(None)  # a keyless row never takes a keyed link
+    assert "a" * 32 not in t  # the key itself stays out of the URL
+    prefs = TOKENS.read(Purpose.PREFERENCES, TOKENS.make(Purpose.PREFERENCES, 7, key="k"))
+    assert prefs.list_id is None and prefs.fits("k")
+
+
+def test_links_made_before_keys_work_for_keyless_rows_only() -> None:
+    old = TOKENS.read(Purpose.UNSUBSCRIBE, TOKENS.make(Purpose.UNSUBSCRIBE, 7, 3))
+    assert old == TokenClaims(7, 3, None)
+    assert old.fits(None)
+    assert not old.fits("a" * 32)  # a new row holding that id is not its person
+
+
+def test_a_payload_cannot_be_bent() -> None:
+    forged = Tokens("another-secret").make(Purpose.UNSUBSCRIBE, 7, 3, "k")
+    with pytest.raises(BadToken):
+        TOKENS.read(Purpose.UNSUBSCRIBE, forged)
+    with pytest.raises(BadToken):
+        TOKENS.read(Purpose.CONFIRM, TOKENS.make(Purpose.UNSUBSCRIBE, 7, 3, "k"))
+    serializer = TOKENS._serializers[Purpose.UNSUBSCRIBE]
+    for payload in ([7, 3, 5], [True, 3, "x"], [7, "3", key_digest("k")], [7, 3, "x", 1], {}):
+        with pytest.raises(BadToken):
+            TOKENS.read(Purpose.UNSUBSCRIBE, str(serializer.dumps(payload)))
