@@ -33,6 +33,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_foreign_keys_on(dbapi_conn: Any, _record: Any) -> None:
+    # Migrations turn foreign keys off on their connection (migrations/env.py);
+    # a connection goes back to the pool outside any transaction, where the
+    # pragma takes effect, so no later user of it runs unchecked.
+    dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+
 def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
@@ -43,6 +50,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "checkin", _sqlite_foreign_keys_on)
     return engine
 
 

@@ -25,24 +25,21 @@ def run(connection: Connection) -> None:
         # enforced, as mailer.db turns them on for every connection, the DROP
         # cascades: rebuilding `subscribers` deleted every subscription. The
         # pragma only takes effect outside a transaction, so it comes first;
-        # the references are checked before the migration commits.
+        # the references are checked before the migration commits, and
+        # mailer.db turns enforcement back on when the connection is returned.
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-    try:
-        context.configure(
-            connection=connection,
-            target_metadata=metadata,
-            render_as_batch=sqlite,
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-            if sqlite:
-                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                if broken:
-                    raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
-    finally:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=sqlite,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
         if sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
 
 
 def main() -> None:

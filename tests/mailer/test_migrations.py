@@ -111,3 +111,58 @@ def test_upgrade_keeps_every_row_and_the_links_already_sent(db_url: str, tmp_pat
     with engine.begin() as conn:
         command.check(alembic_config(conn))
     engine.dispose()
+
+
+def _rows_at_0003(conn: Connection) -> None:
+    """One of everything a 0003 database holds, linked as a real one would be."""
+    _old_rows(conn)
+    now = datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)
+    conn.execute(
+        text(
+            "INSERT INTO campaigns (id, list_id, slug, subject, default_language, sources,"
+            " status, scheduled_at, created_at)"
+            " VALUES (1, 1, 'issue-1', 'Issue 1', 'en', '{}', 'finished', :now, :now)"
+        ),
+        {"now": now},
+    )
+    for sid in (1, 2):
+        conn.execute(
+            text(
+                "INSERT INTO deliveries (campaign_id, subscriber_id, language, status, attempts,"
+                " next_attempt_at, in_doubt, created_at, updated_at)"
+                " VALUES (1, :sid, 'en', 'sent', 1, :now, :no, :now, :now)"
+            ),
+            {"sid": sid, "now": now, "no": False},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO bounce_events (email_hash, subscriber_id, campaign_id, kind, source,"
+                " detail, created_at) VALUES (:h, :sid, 1, 'soft', 'dsn', 'full', :now)"
+            ),
+            {"h": f"{sid:064d}", "sid": sid, "now": now},
+        )
+
+
+def test_upgrade_from_0003_loses_no_row(db_url: str) -> None:
+    """Every later revision keeps the data: SQLite table rebuilds never cascade.
+
+    Revision 0004 rebuilt `subscribers` in batch mode while foreign keys were
+    enforced, and the DROP TABLE deleted every subscription; migrations now
+    run with foreign keys off and checked before the commit.
+    """
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0003")
+    with engine.begin() as conn:
+        _rows_at_0003(conn)
+    tables = ("subscribers", "subscriptions", "campaigns", "deliveries", "bounce_events")
+    with engine.connect() as conn:
+        before = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in tables}
+    assert before == {t: 2 if t != "campaigns" else 1 for t in tables}
+    upgrade(engine)
+    with engine.connect() as conn:
+        after = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in tables}
+        if engine.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert after == before
+    engine.dispose()
