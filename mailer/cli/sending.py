@@ -11,10 +11,11 @@ import click
 
 from mailer.campaigns import service as campaigns
 from mailer.campaigns.models import CampaignStatus
-from mailer.cli.context import app, print_json
+from mailer.cli.context import App, app, print_json
 from mailer.cli.foreground import deliver_in_foreground, exit_code, print_report, stop_on_signals
 from mailer.compose import compose
 from mailer.content import load_issue_set
+from mailer.doctor.run import gate
 from mailer.scheduler.runner import Runner, schedule_campaign
 from mailer.web.server import WebServer, serve
 from subscribers.lists import get_list
@@ -46,7 +47,11 @@ def parse_when(at: str, tz: str) -> datetime:
 @click.option("--tz", default=None, help="Time zone of --at (default: the timezone setting).")
 @click.option("--now", is_flag=True, help="Start now.")
 @click.option("--wait", is_flag=True, help="Deliver in the foreground and report when done.")
-@click.option("--force", is_flag=True, help="Send even if this issue already went to this list.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Send even if this issue already went to this list, or `mailer doctor` finds an error.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def send(
@@ -80,7 +85,10 @@ def send(
     with a.session() as s:
         ml = get_list(s, list_slug)
         compose(issues, a.settings, ml, "check")  # every template error, before scheduling
-        campaign = campaigns.create_campaign(s, issues, list_slug, when, force=force)
+        forced = _doctor_gate(a, force)
+        campaign = campaigns.create_campaign(
+            s, issues, list_slug, when, force=force, forced_errors=forced
+        )
         cid = campaign.id
     if not wait:
         schedule_campaign(a.engine, a.settings, cid, when)
@@ -105,6 +113,24 @@ def send(
     final = deliver_in_foreground(a, cid)
     print_report(final, as_json)
     ctx.exit(exit_code(final))
+
+
+def _doctor_gate(a: App, force: bool) -> str | None:
+    """Refuse (exit 1) when `mailer doctor` finds an error; with --force, what it overrode."""
+    report, refusal = gate(a.settings, force)
+    if refusal:
+        raise click.ClickException(refusal)
+    if report.local and report.warnings and a.interactive:
+        click.echo(
+            f"local test set-up (base_url on loopback): {len(report.warnings)} deliverability "
+            "warning(s), see `mailer doctor`",
+            err=True,
+        )
+    if not force:
+        return None
+    for f in report.errors:
+        click.echo(f"warning: sending despite {f.check}: {f.message} (--force)", err=True)
+    return "; ".join(f"{f.check}: {f.message}" for f in report.errors)
 
 
 @click.command()

@@ -21,7 +21,7 @@ from mailer.transport.base import PermanentFailure, SendResult, TemporaryFailure
 class SmtpConfig:
     host: str = "localhost"
     port: int = 25
-    security: str = "none"  # none | starttls | tls
+    security: str = "auto"  # auto | none | starttls | tls
     username: str = ""
     password: str = ""
     timeout: float = 30.0
@@ -89,8 +89,8 @@ class SmtpConnection:
             else:
                 smtp = _FastSMTP(c.host, c.port, local_hostname=c.local_hostname, timeout=c.timeout)
             smtp.ehlo()
-            if c.security == "starttls":
-                smtp.starttls(context=context)
+            if c.security == "starttls" or (c.security == "auto" and smtp.has_extn("starttls")):
+                smtp.starttls(context=_opportunistic(c) if c.security == "auto" else context)
                 smtp.ehlo()
             if c.username:
                 smtp.login(c.username, c.password)
@@ -178,6 +178,22 @@ class SmtpConnection:
             smtp.close()
 
 
+def _opportunistic(c: SmtpConfig) -> ssl.SSLContext:
+    """``auto`` is Postfix's ``may``: encrypt whenever offered, without requiring a
+    verifiable certificate (a relay's self-signed one must not stop the mail, which
+    would otherwise have gone in clear)."""
+    return c.ssl_context or _UNVERIFIED
+
+
+_UNVERIFIED = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # made once: no CA store to load
+_UNVERIFIED.check_hostname = False
+_UNVERIFIED.verify_mode = ssl.CERT_NONE
+
+
+def ehlo_name(settings: Settings) -> str:
+    return settings.ehlo_name or socket.getfqdn()
+
+
 def smtp_config(settings: Settings) -> SmtpConfig:
     return SmtpConfig(
         host=settings.smtp_host,
@@ -187,4 +203,5 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         password=settings.smtp_password,
         timeout=settings.smtp_timeout,
         max_messages=settings.messages_per_connection,
+        local_hostname=ehlo_name(settings),
     )
