@@ -43,6 +43,8 @@ class Handler:
     times: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     connections: int = 0
+    ehlo_names: list[str] = field(default_factory=list)
+    tls_messages: int = 0  # messages that arrived over STARTTLS
 
     async def handle_EHLO(
         self,
@@ -54,6 +56,7 @@ class Handler:
     ) -> list[str]:
         with self.lock:
             self.connections += 1
+            self.ehlo_names.append(hostname)
         session.host_name = hostname
         return responses
 
@@ -92,6 +95,7 @@ class Handler:
         if rule:
             return rule
         with self.lock:
+            self.tls_messages += session.ssl is not None
             for to in envelope.rcpt_tos:
                 self.messages.append(
                     Received(
@@ -123,7 +127,7 @@ class Handler:
 
 
 class SmtpServer:
-    def __init__(self, smtputf8: bool = True, **handler_args: Any) -> None:
+    def __init__(self, smtputf8: bool = True, tls_context: Any = None, **handler_args: Any) -> None:
         self.handler = Handler(**handler_args)
         self.port = free_port()
         self.controller = Controller(
@@ -132,6 +136,7 @@ class SmtpServer:
             port=self.port,
             enable_SMTPUTF8=smtputf8,
             decode_data=False,
+            tls_context=tls_context,  # offers STARTTLS when given
         )
 
     def __enter__(self) -> SmtpServer:

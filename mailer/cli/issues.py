@@ -14,6 +14,7 @@ from mailer.compose import SAMPLE, Composition, compose, list_for, recipient_of
 from mailer.content import load_issue_set
 from mailer.content.check import ERROR, check_footer, check_markup, check_size
 from mailer.message import OutgoingMessage, Recipient
+from mailer.preview import write_previews
 from mailer.transport.smtp import SmtpConnection, smtp_config
 from subscribers.addresses import parse_address
 
@@ -204,6 +205,48 @@ def check(ctx: click.Context, file: Path, as_json: bool) -> None:
         click.echo(
             f"{file}: no problems found{found} ({len(issues.variants)} language variant(s))."
         )
+
+
+@group.command("preview")
+@FILE
+@click.option("--list", "list_slug", help="Preview for this list (default: a sample list).")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the screenshots (made if missing).",
+)
+@click.option("--chromium", help="Chromium to use (default: chromium on PATH, or MAILER_CHROMIUM).")
+@click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
+@click.pass_context
+def preview(
+    ctx: click.Context,
+    file: Path,
+    list_slug: str | None,
+    out: Path,
+    chromium: str | None,
+    as_json: bool,
+) -> None:
+    """Screenshots of the real message as an inbox shows it, and its text part.
+
+    desktop.png (600 px), phone.png (375 px), dark.png (dark mode), text.txt
+    and message.eml, taken with Chromium through Playwright
+    (pip install "mailer[preview]").
+
+    \b
+    Example:
+      mailer issues preview examples/issues/lmec-2021-issue-7.md -o previews/
+    """
+    comp, recipient, language = _compose(app(ctx), file, list_slug, None, "preview")
+    data = comp.factory(language).build(recipient).data
+    files = write_previews(data, out, chromium)
+    if as_json:
+        print_json({"files": [str(f) for f in files]})
+    else:
+        for f in files:
+            click.echo(f"Wrote {f}")
 
 
 COMMANDS = [group]
