@@ -8,14 +8,21 @@ Like Mailman's SMTP test layer: messages are kept in memory per recipient;
 from __future__ import annotations
 
 import asyncio
+import datetime
 import socket
+import ssl
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 def free_port() -> int:
@@ -127,7 +134,13 @@ class Handler:
 
 
 class SmtpServer:
-    def __init__(self, smtputf8: bool = True, tls_context: Any = None, **handler_args: Any) -> None:
+    def __init__(
+        self,
+        smtputf8: bool = True,
+        tls_context: ssl.SSLContext | None = None,
+        authenticator: Any = None,
+        **handler_args: Any,
+    ) -> None:
         self.handler = Handler(**handler_args)
         self.port = free_port()
         self.controller = Controller(
@@ -137,6 +150,8 @@ class SmtpServer:
             enable_SMTPUTF8=smtputf8,
             decode_data=False,
             tls_context=tls_context,  # offers STARTTLS when given
+            authenticator=authenticator,  # offers AUTH when given
+            auth_require_tls=False,
         )
 
     def __enter__(self) -> SmtpServer:
@@ -145,3 +160,31 @@ class SmtpServer:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+
+
+def self_signed_context(folder: Path) -> ssl.SSLContext:
+    """A server TLS context with a fresh self-signed certificate (for STARTTLS tests)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay.invalid")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context

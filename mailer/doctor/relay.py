@@ -65,14 +65,20 @@ def _tls(smtp: smtplib.SMTP, settings: Settings, where: str) -> list[Finding]:
                 'set smtp_security = "auto", or use a relay that offers STARTTLS',
             )
         ]
+    if offered and security == "none":
+        # Probed as the transport sends: in clear.
+        return [
+            Finding(
+                "relay.tls",
+                Level.WARNING,
+                f"{where} offers STARTTLS but smtp_security is none: mail goes in clear",
+                'set smtp_security = "auto" (STARTTLS whenever offered)',
+            )
+        ]
     if offered:
-        level, fix = (Level.OK, "") if security != "none" else (Level.WARNING, "")
-        if security == "none":
-            fix = 'set smtp_security = "auto" (STARTTLS whenever offered)'
-        message = f"{where} offers STARTTLS" + (" but smtp_security is none" if fix else "")
         smtp.starttls(context=_context(security))
         smtp.ehlo()
-        return [Finding("relay.tls", level, message, fix)]
+        return [Finding("relay.tls", Level.OK, f"{where} offers STARTTLS; used")]
     if is_loopback(settings.smtp_host):
         return [Finding("relay.tls", Level.OK, f"{where} is on loopback: no TLS needed")]
     return [
@@ -106,7 +112,7 @@ def _auth(smtp: smtplib.SMTP, settings: Settings, where: str) -> list[Finding]:
             )
         ]
     try:
-        smtp.login(settings.smtp_username, settings.smtp_password)
+        _login_once(smtp, settings.smtp_username, settings.smtp_password)
     except smtplib.SMTPAuthenticationError as exc:
         return [
             Finding(
@@ -119,3 +125,17 @@ def _auth(smtp: smtplib.SMTP, settings: Settings, where: str) -> list[Finding]:
     except smtplib.SMTPException as exc:
         return [Finding("relay.auth", Level.ERROR, f"AUTH with {where} failed: {exc}")]
     return [Finding("relay.auth", Level.OK, f"{where} accepts our AUTH")]
+
+
+def _login_once(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """AUTH with the best mechanism offered, once: smtplib's login() goes on to the next
+    mechanism after a refusal, and some servers then wait for input that never comes."""
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    mechanism = next((m for m in ("CRAM-MD5", "PLAIN", "LOGIN") if m in offered), None)
+    if mechanism is None:
+        raise smtplib.SMTPException(f"no AUTH mechanism we know among {offered}")
+    smtp.user, smtp.password = user, password
+    method = getattr(smtp, "auth_" + mechanism.lower().replace("-", "_"))
+    code, reply = smtp.auth(mechanism, method, initial_response_ok=True)
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, reply)

@@ -86,8 +86,10 @@ class Runner:
         settings: Settings,
         engine: DeliveryEngine | None = None,
         sweep_seconds: float = 1.0,
+        preflight: bool = True,  # `mailer doctor` before each start (False: tests' fakes)
     ) -> None:
         self.db = db
+        self.preflight = preflight
         self.settings = settings
         self.engine = engine or smtp_engine(db, settings)
         self.sweep_seconds = sweep_seconds
@@ -180,6 +182,8 @@ class Runner:
         """A campaign not sent with --force starts only if `mailer doctor` finds no error;
         otherwise it is paused with the reason in the log (checked outside the lock:
         DNS look-ups can take seconds)."""
+        if not self.preflight:
+            return True
         with session_scope(self.db) as s:
             c = s.get(Campaign, campaign_id)
             if c is None or c.forced_errors is not None:

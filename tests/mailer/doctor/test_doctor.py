@@ -280,3 +280,70 @@ def test_send_refuses_on_a_doctor_error_unless_forced(
         engine.dispose()
     assert forced is not None and forced.startswith("dmarc: no DMARC record")
     assert [m.rcpt for m in relay.handler.messages] == ["a@example.org"]
+
+
+def test_a_scheduled_start_is_refused_and_paused_unless_forced(
+    keys: Keys, relay: SmtpServer, engine: object
+) -> None:
+    from mailer.campaigns.service import create_campaign, get_campaign
+    from mailer.content import load_issue_set
+    from mailer.db import session_scope
+    from mailer.delivery.engine import DeliveryEngine
+    from mailer.scheduler.runner import Runner
+    from mailer.transport.memory import MemoryTransport
+    from subscribers.models import utcnow
+    from tests.mailer.sending import populate
+
+    populate(engine, 2)  # type: ignore[arg-type]
+    with session_scope(engine) as s:  # type: ignore[arg-type]
+        plain = create_campaign(s, load_issue_set(EXAMPLE), "lmec-news", utcnow()).id
+        forced = create_campaign(
+            s, load_issue_set(EXAMPLE), "lmec-news", utcnow(), force=True, forced_errors="dmarc"
+        ).id
+    transport = MemoryTransport()
+    with LocalDns(zone(keys, dmarc=False)) as dns:
+        settings = good_settings(keys, relay, dns)
+        deliver = DeliveryEngine(engine, settings, lambda: transport, envelope_from="b@example.org")  # type: ignore[arg-type]
+        runner = Runner(engine, settings, deliver)  # type: ignore[arg-type]
+        runner.start_campaign(plain)
+        runner.start_campaign(forced)
+        for thread in list(runner._threads.values()):
+            thread.join(30)
+    with session_scope(engine) as s:  # type: ignore[arg-type]
+        assert get_campaign(s, plain).status == "paused"
+        assert get_campaign(s, plain).started_at is None
+        assert get_campaign(s, forced).status == "finished"
+    assert len(transport.sent) == 2
+
+
+def test_the_relay_probe_checks_starttls_and_auth(keys: Keys, tmp_path: Path) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from tests.smtp_server import self_signed_context
+
+    def authenticator(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        ok = isinstance(auth_data, LoginPassword) and auth_data.password == b"right"
+        return AuthResult(success=ok, handled=False)  # False: aiosmtpd answers 535
+
+    with (
+        SmtpServer(tls_context=self_signed_context(tmp_path), authenticator=authenticator) as relay,
+        LocalDns(zone(keys)) as dns,
+    ):
+        base = replace(good_settings(keys, relay, dns), smtp_username="mailer")
+        right = by_check(diagnose(replace(base, smtp_password="right")))
+        wrong = by_check(diagnose(replace(base, smtp_password="wrong")))
+        none = by_check(diagnose(replace(base, smtp_password="right", smtp_security="none")))
+        strict = by_check(diagnose(replace(base, smtp_password="right", smtp_security="starttls")))
+        assert relay.handler.messages == []
+    assert right["relay.tls"].level == Level.OK and right["relay.auth"].level == Level.OK  # type: ignore[attr-defined]
+    assert wrong["relay.auth"].level == Level.ERROR  # type: ignore[attr-defined]
+    assert "refused our AUTH as mailer" in wrong["relay.auth"].message  # type: ignore[attr-defined]
+    assert none["relay.tls"].level == Level.WARNING  # type: ignore[attr-defined]
+    assert none["relay.tls"].fix.startswith('set smtp_security = "auto"')  # type: ignore[attr-defined]
+    # starttls verifies the certificate: a self-signed one is an error, named.
+    assert strict["relay.session"].level == Level.ERROR  # type: ignore[attr-defined]
+    assert "certificate" in strict["relay.session"].message  # type: ignore[attr-defined]
+    with SmtpServer() as plain:
+        unreachable = replace(base, smtp_port=plain.port + 0)
+    report = diagnose(replace(unreachable, dns_resolver="127.0.0.1:9"))
+    assert by_check(report)["relay.connect"].level == Level.ERROR  # type: ignore[attr-defined]

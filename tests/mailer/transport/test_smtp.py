@@ -5,7 +5,7 @@ import pytest
 
 from mailer.transport import PermanentFailure, TemporaryFailure
 from mailer.transport.smtp import SmtpConfig, SmtpConnection, dot_stuff
-from tests.smtp_server import SmtpServer
+from tests.smtp_server import SmtpServer, self_signed_context
 
 MESSAGE = (
     b"From: a@example.org\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n"
@@ -97,45 +97,10 @@ def test_smtputf8_address_needs_the_extension() -> None:
         assert "SMTPUTF8" in [o.upper() for o in server.handler.messages[0].options]
 
 
-def _self_signed_context(tmp_path):  # type: ignore[no-untyped-def]
-    import datetime
-    import ssl
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay.invalid")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    return context
-
-
 def test_auto_security_uses_starttls_whenever_offered(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # A relay with a self-signed certificate: `auto` is opportunistic (Postfix's
     # "may"), so it encrypts rather than refusing; `starttls` verifies and refuses.
-    with SmtpServer(tls_context=_self_signed_context(tmp_path)) as server:
+    with SmtpServer(tls_context=self_signed_context(tmp_path)) as server:
         auto = SmtpConnection(SmtpConfig(host="127.0.0.1", port=server.port, timeout=5))
         assert auto.send("b@example.org", "r@example.org", MESSAGE).code == 250
         auto.close()
