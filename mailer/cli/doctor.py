@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mailer.cli.context import app, print_json
-from mailer.doctor import Level, diagnose
+from mailer.doctor.findings import Level
 from mailer.settings import dns_server
 
 MARK = {Level.OK: "[green]ok[/green]", Level.WARNING: "[yellow]warning[/yellow]"}
@@ -43,6 +43,8 @@ def doctor(ctx: click.Context, as_json: bool, resolver: str | None) -> None:
     Example:
       mailer doctor --resolver 127.0.0.1:5353
     """
+    from mailer.doctor.run import diagnose  # dnspython: loaded only by this command
+
     a = app(ctx)
     report = diagnose(a.settings, resolver)
     if as_json:

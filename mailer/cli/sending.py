@@ -15,7 +15,6 @@ from mailer.cli.context import App, app, print_json
 from mailer.cli.foreground import deliver_in_foreground, exit_code, print_report, stop_on_signals
 from mailer.compose import compose
 from mailer.content import load_issue_set
-from mailer.doctor.run import gate
 from mailer.scheduler.runner import Runner, schedule_campaign
 from mailer.web.server import WebServer, serve
 from subscribers.lists import get_list
@@ -117,6 +116,8 @@ def send(
 
 def _doctor_gate(a: App, force: bool) -> str | None:
     """Refuse (exit 1) when `mailer doctor` finds an error; with --force, what it overrode."""
+    from mailer.doctor.run import gate  # dnspython: loaded only when sending
+
     report, refusal = gate(a.settings, force)
     if refusal:
         raise click.ClickException(refusal)

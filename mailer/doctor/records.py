@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from functools import cache
 
 import dns.exception
 import dns.resolver
@@ -13,7 +14,10 @@ from publicsuffixlist import PublicSuffixList
 
 from mailer.settings import dns_server
 
-_PSL = PublicSuffixList()
+
+@cache
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()  # parses the bundled list: ~70 ms, so only when needed
 
 
 class LookupFailed(Exception):
@@ -64,7 +68,7 @@ class Dns:
 def org_domain(domain: str) -> str:
     """The organizational domain (public suffix + one label), for relaxed alignment."""
     domain = domain.lower().rstrip(".")
-    return _PSL.privatesuffix(domain) or domain
+    return _psl().privatesuffix(domain) or domain
 
 
 def aligned(a: str, b: str) -> bool:

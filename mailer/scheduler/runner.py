@@ -28,7 +28,6 @@ from mailer.campaigns.service import due_campaigns, mark_missed, start_campaign
 from mailer.db import session_scope
 from mailer.delivery.engine import DeliveryEngine, smtp_engine
 from mailer.delivery.store import DeliveryStore
-from mailer.doctor.run import gate
 from mailer.scheduler import jobs
 from mailer.settings import Settings
 from subscribers.models import utcnow
@@ -182,6 +181,8 @@ class Runner:
         """A campaign not sent with --force starts only if `mailer doctor` finds no error;
         otherwise it is paused with the reason in the log (checked outside the lock:
         DNS look-ups can take seconds)."""
+        from mailer.doctor.run import gate  # dnspython: loaded only when it is needed
+
         if not self.preflight:
             return True
         with session_scope(self.db) as s:

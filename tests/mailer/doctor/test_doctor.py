@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from mailer.cli import cli
-from mailer.doctor import Level, Report, diagnose
+from mailer.doctor import Level, Report
+from mailer.doctor.run import diagnose
 from mailer.settings import Settings
 from tests.dns_server import LocalDns, txt
 from tests.mailer.helpers import EXAMPLE
