@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from email.utils import parseaddr
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,6 +64,12 @@ def tokens_for(settings: Settings) -> Tokens:
     return Tokens(settings.secret_key or secrets.token_urlsafe(32))
 
 
+def feedback_id(settings: Settings, campaign_key: str, list_slug: str) -> str:
+    """MAILER_FEEDBACK_ID filled in; the sender is the From domain (Gmail's SenderId)."""
+    sender = parseaddr(settings.from_address)[1].rpartition("@")[2]
+    return settings.feedback_id.format(campaign=campaign_key, list=list_slug, sender=sender)
+
+
 def compose(
     issues: IssueSet,
     settings: Settings,
@@ -92,6 +99,7 @@ def compose(
         )
         if settings.bounce_address and settings.secret_key
         else None,
+        feedback_id=feedback_id(settings, campaign_key, mailing_list.slug),
     )
     return Composition(
         prepare_issue(issues, audience), sender, tokens_for(settings), signers_for(settings)

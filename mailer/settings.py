@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from email.utils import parseaddr
 from pathlib import Path
@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mailer.errors import SettingsError
 
 DEFAULT_CONFIG = Path("mailer.toml")
-SECURITY = ("none", "starttls", "tls")
+SECURITY = ("auto", "none", "starttls", "tls")
+FEEDBACK_FIELDS = ("campaign", "list", "sender")
 
 
 def _opt(default: Any, *, key: str | None = None, secret: bool = False) -> Any:
@@ -33,7 +34,7 @@ class Settings:
     database_url: str = _opt("sqlite:///./mailer.db")
     smtp_host: str = _opt("localhost")
     smtp_port: int = _opt(25)
-    smtp_security: str = _opt("none")
+    smtp_security: str = _opt("auto")  # auto: STARTTLS whenever the server offers it
     smtp_username: str = _opt("")
     smtp_password: str = _opt("", secret=True)
     smtp_timeout: float = _opt(30.0)
@@ -73,6 +74,10 @@ class Settings:
 
     def trusted_proxy_list(self) -> list[str]:
         return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    ehlo_name: str = _opt("")  # empty: the machine's FQDN (socket.getfqdn())
+    feedback_id: str = _opt("{campaign}:{list}:newsletter:{sender}")  # Gmail's Feedback-ID
+    dns_resolver: str = _opt("")  # HOST[:PORT] for `mailer doctor`; empty: the system's
 
     def redacted(self) -> dict[str, Any]:
         """The settings with secrets masked, safe to print."""
@@ -155,6 +160,7 @@ def _check(s: Settings, origin: Mapping[str, str], problems: list[str]) -> None:
         bad("breaker_window", "must be at least 1")
     if s.send_grace_minutes < 0:
         bad("send_grace_minutes", "cannot be negative")
+    _check_deliverability(s, bad)
     try:
         ZoneInfo(s.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -170,6 +176,36 @@ def _check(s: Settings, origin: Mapping[str, str], problems: list[str]) -> None:
     ed_key = [s.dkim_ed25519_selector, s.dkim_ed25519_key_file]
     if any(ed_key) and not (all(ed_key) and s.dkim_domain):
         bad("dkim_ed25519_key_file", "needs dkim_ed25519_selector and dkim_domain too")
+
+
+def _check_deliverability(s: Settings, bad: Callable[[str, str], None]) -> None:
+    try:
+        s.feedback_id.format(**dict.fromkeys(FEEDBACK_FIELDS, "x"))
+    except (KeyError, IndexError, ValueError) as exc:
+        bad(
+            "feedback_id",
+            f"{s.feedback_id!r} may use only {{campaign}}, {{list}}, {{sender}}: {exc}",
+        )
+    if any(c.isspace() for c in s.ehlo_name):
+        bad("ehlo_name", f"{s.ehlo_name!r} is not a host name")
+    if s.dns_resolver:
+        try:
+            dns_server(s.dns_resolver)
+        except ValueError as exc:
+            bad("dns_resolver", str(exc))
+
+
+def dns_server(value: str) -> tuple[str, int]:
+    """``HOST[:PORT]`` (``[v6]:PORT`` too) → (host, port); port 53 by default."""
+    host, port = value.strip(), "53"
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        port = rest.removeprefix(":") or port
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not a DNS server such as 127.0.0.1:5353")
+    return host, int(port)
 
 
 def load_settings(

@@ -11,14 +11,21 @@ Each can be changed while the server runs ("the relay was fixed").
 from __future__ import annotations
 
 import asyncio
+import datetime
 import socket
+import ssl
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 def free_port() -> int:
@@ -75,6 +82,9 @@ class Handler:
         ok = isinstance(data, LoginPassword) and data.password.decode() == self.password
         return AuthResult(success=ok, handled=False)
 
+    ehlo_names: list[str] = field(default_factory=list)
+    tls_messages: int = 0  # messages that arrived over STARTTLS
+
     async def handle_EHLO(
         self,
         server: SMTP,
@@ -85,6 +95,7 @@ class Handler:
     ) -> list[str]:
         with self.lock:
             self.connections += 1
+            self.ehlo_names.append(hostname)
         session.host_name = hostname
         return responses
 
@@ -123,6 +134,7 @@ class Handler:
         if rule:
             return rule
         with self.lock:
+            self.tls_messages += session.ssl is not None
             for to in envelope.rcpt_tos:
                 self.messages.append(
                     Received(
@@ -154,7 +166,13 @@ class Handler:
 
 
 class SmtpServer:
-    def __init__(self, smtputf8: bool = True, **handler_args: Any) -> None:
+    def __init__(
+        self,
+        smtputf8: bool = True,
+        tls_context: ssl.SSLContext | None = None,
+        authenticator: Any = None,
+        **handler_args: Any,
+    ) -> None:
         self.handler = Handler(**handler_args)
         self.port = free_port()
         self.controller = Controller(
@@ -163,7 +181,10 @@ class SmtpServer:
             port=self.port,
             enable_SMTPUTF8=smtputf8,
             decode_data=False,
-            authenticator=self.handler.authenticate,
+            tls_context=tls_context,  # offers STARTTLS when given
+            # offers AUTH when given, or when the handler has a password
+            authenticator=authenticator
+            or (self.handler.authenticate if self.handler.password is not None else None),
             auth_require_tls=False,
         )
 
@@ -173,3 +194,31 @@ class SmtpServer:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+
+
+def self_signed_context(folder: Path) -> ssl.SSLContext:
+    """A server TLS context with a fresh self-signed certificate (for STARTTLS tests)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay.invalid")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context

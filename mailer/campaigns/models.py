@@ -65,6 +65,9 @@ class Campaign(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Sent with --force past `mailer doctor`: the errors it overrode ("" when
+    # there were none then). NULL: not forced, so a start re-checks and refuses.
+    forced_errors: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Why the campaign paused itself (a refusing relay, the circuit breaker);
     # cleared by resume. None when staff paused it.
     pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -47,8 +47,12 @@ def create_campaign(
     scheduled_at: datetime,
     *,
     force: bool = False,
+    forced_errors: str | None = None,
 ) -> Campaign:
-    """Record a campaign; the ledger is written when it starts."""
+    """Record a campaign; the ledger is written when it starts.
+
+    ``forced_errors``: sent with --force past `mailer doctor`, the errors overridden.
+    """
     ml = get_list(session, list_slug)
     if not force:
         earlier = session.scalar(
@@ -71,6 +75,7 @@ def create_campaign(
         sources=snapshot(issues),
         status=CampaignStatus.SCHEDULED,
         scheduled_at=scheduled_at,
+        forced_errors=forced_errors,
     )
     session.add(campaign)
     session.flush()

@@ -48,9 +48,19 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 
 def _register() -> None:
-    from mailer.cli import bounces, campaigns, demo, issues, lists, sending, setup, subscribers
+    from mailer.cli import (
+        bounces,
+        campaigns,
+        demo,
+        doctor,
+        issues,
+        lists,
+        sending,
+        setup,
+        subscribers,
+    )
 
-    for module in (setup, demo, lists, subscribers, issues, sending, campaigns, bounces):
+    for module in (setup, demo, lists, subscribers, issues, sending, campaigns, bounces, doctor):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -12,8 +12,9 @@ import click
 from mailer.cli.context import App, app, print_json
 from mailer.compose import SAMPLE, Composition, compose, list_for, recipient_of
 from mailer.content import load_issue_set
-from mailer.content.check import check_markup, check_size
+from mailer.content.check import ERROR, check_footer, check_markup, check_size
 from mailer.message import OutgoingMessage, Recipient
+from mailer.preview import write_previews
 from mailer.transport.smtp import SmtpConnection, smtp_config
 from subscribers.addresses import parse_address
 
@@ -156,16 +157,18 @@ def _address_of(from_header: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.pass_context
 def check(ctx: click.Context, file: Path, as_json: bool) -> None:
-    """Lint an issue: front matter, templates, links, alt text, message size.
+    """Lint an issue: front matter, templates, links, scripts, images, footer, size.
 
-    Exits 1 when anything is wrong.
+    Exits 1 on an error; warnings (images without width, a footer without the
+    organization or postal address) are shown but pass.
 
     \b
     Example:
       mailer issues check examples/issues/lmec-2021-issue-7.md
     """
     issues = load_issue_set(file)
-    comp = compose(issues, app(ctx).settings, list_for(None, None), "check")
+    settings = app(ctx).settings
+    comp = compose(issues, settings, list_for(None, None), "check")
     problems, sizes = [], {}
     for language, issue in issues.variants.items():
         problems += check_markup(issue)
@@ -174,8 +177,18 @@ def check(ctx: click.Context, file: Path, as_json: bool) -> None:
         html_bytes = len(factory.variant.html.fill_html(values).encode("utf-8"))
         sizes[language] = {"html": html_bytes, "message": len(factory.build(SAMPLE).data)}
         problems += check_size(issue, html_bytes)
+    problems += check_footer(settings.organization, settings.postal_address, "settings")
+    errors = [p for p in problems if p.level == ERROR]
+    warnings = [p for p in problems if p.level != ERROR]
     if as_json:
-        print_json({"ok": not problems, "problems": [str(p) for p in problems], "sizes": sizes})
+        print_json(
+            {
+                "ok": not errors,
+                "problems": [str(p) for p in errors],
+                "warnings": [str(p) for p in warnings],
+                "sizes": sizes,
+            }
+        )
     else:
         for p in problems:
             click.echo(str(p))
@@ -185,10 +198,55 @@ def check(ctx: click.Context, file: Path, as_json: bool) -> None:
                 f"message {size['message'] / 1024:.1f} KB",
                 err=True,
             )
-    if problems:
+    if errors:
         ctx.exit(1)
     if not as_json:
-        click.echo(f"{file}: no problems found ({len(issues.variants)} language variant(s)).")
+        found = f" ({len(warnings)} warning(s))" if warnings else ""
+        click.echo(
+            f"{file}: no problems found{found} ({len(issues.variants)} language variant(s))."
+        )
+
+
+@group.command("preview")
+@FILE
+@click.option("--list", "list_slug", help="Preview for this list (default: a sample list).")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the screenshots (made if missing).",
+)
+@click.option("--chromium", help="Chromium to use (default: chromium on PATH, or MAILER_CHROMIUM).")
+@click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
+@click.pass_context
+def preview(
+    ctx: click.Context,
+    file: Path,
+    list_slug: str | None,
+    out: Path,
+    chromium: str | None,
+    as_json: bool,
+) -> None:
+    """Screenshots of the real message as an inbox shows it, and its text part.
+
+    desktop.png (600 px), phone.png (375 px), dark.png (dark mode), text.txt
+    and message.eml, taken with Chromium through Playwright
+    (pip install "mailer[preview]").
+
+    \b
+    Example:
+      mailer issues preview examples/issues/lmec-2021-issue-7.md -o previews/
+    """
+    comp, recipient, language = _compose(app(ctx), file, list_slug, None, "preview")
+    data = comp.factory(language).build(recipient).data
+    files = write_previews(data, out, chromium)
+    if as_json:
+        print_json({"files": [str(f) for f in files]})
+    else:
+        for f in files:
+            click.echo(f"Wrote {f}")
 
 
 COMMANDS = [group]

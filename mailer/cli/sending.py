@@ -11,7 +11,7 @@ import click
 
 from mailer.campaigns import service as campaigns
 from mailer.campaigns.models import CampaignStatus
-from mailer.cli.context import app, print_json
+from mailer.cli.context import App, app, print_json
 from mailer.cli.foreground import (
     deliver_in_foreground,
     exit_code,
@@ -63,7 +63,11 @@ def parse_when(at: str, tz: str) -> datetime:
 @click.option("--tz", default=None, help="Time zone of --at (default: the timezone setting).")
 @click.option("--now", is_flag=True, help="Start now.")
 @click.option("--wait", is_flag=True, help="Deliver in the foreground and report when done.")
-@click.option("--force", is_flag=True, help="Send even if this issue already went to this list.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Send even if this issue already went to this list, or `mailer doctor` finds an error.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def send(
@@ -107,7 +111,10 @@ def send(
     with a.session() as s:
         ml = get_list(s, list_slug)
         compose(issues, a.settings, ml, "check")  # every template error, before scheduling
-        campaign = campaigns.create_campaign(s, issues, list_slug, when, force=force)
+        forced = _doctor_gate(a, force)
+        campaign = campaigns.create_campaign(
+            s, issues, list_slug, when, force=force, forced_errors=forced
+        )
         cid = campaign.id
     if not wait:
         schedule_campaign(a.engine, a.settings, cid, when)
@@ -129,6 +136,26 @@ def send(
     final = deliver_in_foreground(a, cid)
     print_report(final, as_json)
     ctx.exit(exit_code(final))
+
+
+def _doctor_gate(a: App, force: bool) -> str | None:
+    """Refuse (exit 1) when `mailer doctor` finds an error; with --force, what it overrode."""
+    from mailer.doctor.run import gate  # dnspython: loaded only when sending
+
+    report, refusal = gate(a.settings, force)
+    if refusal:
+        raise click.ClickException(refusal)
+    if report.local and report.warnings and a.interactive:
+        click.echo(
+            f"local test set-up (base_url on loopback): {len(report.warnings)} deliverability "
+            "warning(s), see `mailer doctor`",
+            err=True,
+        )
+    if not force:
+        return None
+    for f in report.errors:
+        click.echo(f"warning: sending despite {f.check}: {f.message} (--force)", err=True)
+    return "; ".join(f"{f.check}: {f.message}" for f in report.errors)
 
 
 @click.command()

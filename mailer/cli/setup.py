@@ -22,12 +22,12 @@ secret_key = "{secret_key}"
 from = "Newsletter <newsletter@localhost>"
 smtp_host = "localhost"
 smtp_port = 25
-smtp_security = "none"      # none | starttls | tls
+smtp_security = "auto"      # auto (STARTTLS when offered) | none | starttls | tls
 # smtp_username = ""
 # smtp_password = ""        # prefer MAILER_SMTP_PASSWORD in the environment
 rate_limit = 0              # messages per second, 0 = no limit
 
-# Links in messages point here
+# Links in messages point here (https for one-click unsubscribe; `mailer doctor` checks)
 base_url = "http://127.0.0.1:8000"
 """
 

@@ -1,16 +1,21 @@
 """`mailer issues check`: what would go wrong with an issue, found before sending.
 
 Front matter and templates (by loading and rendering every variant), links
-that are not http(s) or mailto, images without alt text, and the size of the
-HTML: Gmail clips a message whose HTML passes 102 KB, hiding the footer with
-the unsubscribe link.
+that are not http(s) or mailto, relative links and image sources (they lead
+nowhere from a mailbox), ``<script>``, event handlers and ``javascript:``
+links (errors: mail clients strip them and filters score them), images
+without alt text or width, settings that leave the footer without the
+sender's organization or postal address, and the size of the HTML: Gmail
+clips a message whose HTML passes 102 KB, hiding the footer with the
+unsubscribe link. Errors fail the check; warnings are shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Protocol
+from urllib.parse import urlsplit
 
 from markdown_it.token import Token
 
@@ -18,7 +23,13 @@ from mailer.content.issue import Issue
 from mailer.content.markup import parse
 
 GMAIL_CLIP = 102 * 1024
-Adder = Callable[[int | None, str], None]
+ERROR, WARNING = "error", "warning"
+
+
+class Adder(Protocol):
+    def __call__(self, line: int | None, message: str, level: str = ERROR) -> None: ...
+
+
 ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
 
 
@@ -26,9 +37,11 @@ ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
 class Problem:
     where: str
     message: str
+    level: str = ERROR
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        prefix = "warning: " if self.level == WARNING else ""
+        return f"{self.where}: {prefix}{self.message}"
 
 
 def _walk(tokens: list[Token]) -> list[tuple[Token, int | None]]:
@@ -44,17 +57,17 @@ def _walk(tokens: list[Token]) -> list[tuple[Token, int | None]]:
 def check_markup(issue: Issue) -> list[Problem]:
     problems: list[Problem] = []
 
-    def add(line: int | None, message: str) -> None:
+    def add(line: int | None, message: str, level: str = ERROR) -> None:
         where = f"{issue.path}:{issue.body_line + line}" if line is not None else str(issue.path)
-        problems.append(Problem(where, message))
+        problems.append(Problem(where, message, level))
 
     if issue.is_markdown:
         for token, line in _walk(parse(issue.body)):
             if token.type == "link_open":
                 _check_href(str(token.attrGet("href") or ""), line, add)
             elif token.type == "image":
-                if not token.content.strip():
-                    add(line, f"image {token.attrGet('src')} has no alt text")
+                src = str(token.attrGet("src") or "")
+                _check_image(src, token.content, None, line, add)
             elif token.type in ("html_block", "html_inline"):
                 _check_html(token.content, line or 0, add)
     else:
@@ -62,9 +75,37 @@ def check_markup(issue: Issue) -> list[Problem]:
     return problems
 
 
+def _relative(url: str) -> bool:
+    return not urlsplit(url.strip()).scheme and not url.startswith(("{{", "//"))
+
+
 def _check_href(href: str, line: int | None, add: Adder) -> None:
-    if not href.lower().startswith(ALLOWED_SCHEMES) and not href.startswith("{{"):
+    if href.startswith("{{"):
+        return
+    if href.strip().lower().startswith("javascript:"):
+        add(line, f"link {href!r} is a javascript: link: mail clients remove it", ERROR)
+    elif _relative(href):
+        add(line, f"link {href!r} is relative: from a mailbox it leads nowhere; use https://…")
+    elif not href.lower().startswith(ALLOWED_SCHEMES):
         add(line, f"link {href!r} is not an http(s) or mailto link")
+
+
+def _check_image(
+    src: str, alt: str | None, width: str | None, line: int | None, add: Adder
+) -> None:
+    if not (alt or "").strip():
+        add(line, f"image {src} has no alt text")
+    if _relative(src):
+        add(line, f"image {src!r} is relative: it cannot load in a mailbox; use https://…")
+    elif src.strip().lower().startswith("javascript:"):
+        add(line, f"image {src!r} has a javascript: source")
+    if not (width or "").strip():
+        add(
+            line,
+            f"image {src} has no width: Outlook shows it at full size "
+            "(use <img width=…> rather than Markdown's ![]())",
+            WARNING,
+        )
 
 
 def _check_html(html: str, offset: int, add: Adder) -> None:
@@ -74,12 +115,29 @@ def _check_html(html: str, offset: int, add: Adder) -> None:
             line = offset + self.getpos()[0] - 1
             if tag == "a" and a.get("href") is not None:
                 _check_href(a["href"] or "", line, add)
-            if tag == "img" and not (a.get("alt") or "").strip():
-                add(line, f"image {a.get('src')} has no alt text")
+            if tag == "img":
+                _check_image(a.get("src") or "", a.get("alt"), a.get("width"), line, add)
+            if tag == "script":
+                add(line, "<script> in an issue: mail clients remove it and filters score it")
+            for name, _ in attrs:
+                if name.startswith("on"):
+                    add(line, f"event handler {name}= on <{tag}>: scripts never run in mail")
 
     parser = Links()
     parser.feed(html)
     parser.close()
+
+
+def check_footer(organization: str, postal_address: str, where: str) -> list[Problem]:
+    """The footer shows the sender's organization and postal address (CAN-SPAM)."""
+    return [
+        Problem(where, f"the footer has no {what}: set {name} (MAILER_{name.upper()})", WARNING)
+        for name, what, value in (
+            ("organization", "organization", organization),
+            ("postal_address", "postal address", postal_address),
+        )
+        if not value.strip()
+    ]
 
 
 def check_size(issue: Issue, html_bytes: int) -> list[Problem]:

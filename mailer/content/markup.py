@@ -44,8 +44,22 @@ def _render_container(kind: str) -> Any:
     return render
 
 
+def _table_attributes(state: Any) -> None:
+    """Markdown tables get the layout's ``data-table`` class (and the attributes
+    Outlook needs), so they are styled like the rest of the email."""
+    for token in state.tokens:
+        if token.type == "table_open":
+            for name, value in TABLE_ATTRS:
+                token.attrSet(name, value)
+
+
+TABLE_ATTRS = [("class", "data-table"), ("width", "100%"), ("cellpadding", "0")]
+TABLE_ATTRS += [("cellspacing", "0")]
+
+
 def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark").enable("table")
+    md.core.ruler.push("table_attributes", _table_attributes)
     for kind in CONTAINERS:
         md.use(container_plugin, name=kind, render=_render_container(kind))
     return md

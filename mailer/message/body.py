@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from mailer.render.split import SplitTemplate
 
+MAX_LINE = 76  # RFC 2045 6.7 (5): encoded lines at most 76 characters, the "=" included
 _WSP_RUN = re.compile(rb"[ \t]+")
 _WSP_EOL = re.compile(rb"[ \t]+\r\n")
 
@@ -30,8 +31,25 @@ def qp(text: str) -> bytes:
         # With no CRLF in its input, b2a_qp ends its soft line breaks in a bare LF.
         encoded = encoded.replace(b"\n", b"\r\n")
     if not encoded.endswith(b"\r\n"):
-        encoded += b"=\r\n"
+        encoded = _soft_break(encoded)
     return encoded
+
+
+def _soft_break(encoded: bytes) -> bytes:
+    """End ``encoded`` with a soft line break, keeping every line within 76 (RFC 2045 6.7).
+
+    b2a_qp fills a last line to 76 characters; the "=" of the soft break
+    would make it 77, so such a line is split first (never inside an =XX).
+    """
+    head, sep, last = encoded.rpartition(b"\r\n")
+    prefix = head + sep
+    while len(last) > MAX_LINE - 1:
+        cut = MAX_LINE - 1
+        if b"=" in last[cut - 2 : cut]:  # do not split an escape
+            cut = last.rindex(b"=", cut - 2, cut)
+        prefix += last[:cut] + b"=\r\n"
+        last = last[cut:]
+    return prefix + last + b"=\r\n"
 
 
 def relaxed_body(data: bytes) -> bytes:

@@ -14,12 +14,20 @@ import hmac
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.utils import formatdate
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 from mailer.message.body import EncodedBody
 from mailer.message.dkim import DkimSigner
-from mailer.message.headers import clean, fold, mailbox, parse_from, split_address
+from mailer.message.headers import (
+    clean,
+    fold,
+    fold_line,
+    mailbox,
+    parse_from,
+    split_address,
+)
 from mailer.render.prepare import PreparedVariant
 from mailer.render.split import _escape_html
 from subscribers.tokens import Purpose, Tokens
@@ -60,6 +68,12 @@ class OutgoingMessage:
     smtputf8: bool
 
 
+def rfc5322_date(timestamp: float | None = None) -> str:
+    """``Sun, 29 Nov 2026 02:24:57 +0000``: a numeric zone, as RFC 5322 3.3 asks (not GMT)."""
+    when = datetime.now(UTC) if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
+    return format_datetime(when)
+
+
 def message_id(campaign_key: str, subscriber_id: int, domain: str, secret: str) -> str:
     """Fixed per (campaign, subscriber): a retry carries the same Message-ID."""
     local = f"{campaign_key}.{subscriber_id}"
@@ -86,7 +100,7 @@ class MessageFactory:
         boundary = f"=_mailer_{secrets.token_hex(12)}"  # "=_" never occurs in QP text
         from_header, _ = mailbox(from_name, from_addr)
         static = [
-            f"From: {from_header}\r\n".encode(),
+            fold_line(f"From: {from_header}"),
             fold("Subject", sender.subject_prefix + issue.subject),
             b"MIME-Version: 1.0\r\n",
             fold("List-Id", f"{clean(sender.list_title)} <{sender.list_slug}.{self.from_domain}>"),
@@ -134,15 +148,13 @@ class MessageFactory:
         make_mailto = self.sender.unsubscribe_mailto
         mailto = make_mailto(r.subscriber_id, r.email) if make_mailto else None
         personal = [
-            ("Date", formatdate(date, usegmt=True)),
+            ("Date", rfc5322_date(date)),
             ("To", to_header),
             ("Message-ID", mid),
             ("List-Unsubscribe", f"{unsub},\r\n <{mailto}>" if mailto else unsub),
         ]
-        if smtputf8:
-            lines = [f"{n}: {v}\r\n".encode() for n, v in personal]
-        else:
-            lines = [f"{n}: {v}\r\n".encode("ascii") for n, v in personal]
+        # Folded at 78 where a space allows; only a SMTPUTF8 message has 8-bit headers.
+        lines = [fold_line(f"{n}: {v}") for n, v in personal]
         text, text_c = self._text.render(values)
         html, html_c = self._html.render(values, _escape_html)
         body = [self._text_head, *text, self._html_head, *html, self._tail]

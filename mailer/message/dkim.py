@@ -37,6 +37,19 @@ SIGNED = (
     "precedence",
     "feedback-id",
 )
+# Over-signed (RFC 6376 8.15): listed once more than they occur, so an added
+# instance — a second Subject prepended above ours — breaks the signature.
+OVERSIGNED = frozenset(
+    {
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    }
+)
 _WSP = re.compile(rb"[ \t\r\n]+")
 
 
@@ -95,18 +108,74 @@ class DkimSigner:
         body_hash = hashlib.sha256()
         for chunk in canonical_body:
             body_hash.update(chunk)
-        present = {name.lower().decode("ascii") for name, _ in headers}
-        names = [h for h in SIGNED if h in present]
-        # The last instance of each header name is the one that is signed.
-        last = {name.lower(): value for name, value in headers}
-        tags = (
-            f" v=1; a={self.algorithm}; c=relaxed/relaxed; d={self.domain}; s={self.selector};\r\n"
-            f"\tt={timestamp or int(time.time())}; h={':'.join(names)};\r\n"
-            f"\tbh={base64.b64encode(body_hash.digest()).decode('ascii')};\r\n\tb="
-        ).encode("ascii")
-        signed = b"".join(relaxed_header(n.encode(), last[n.encode()]) for n in names)
+        names = signed_names(headers)
+        head = _fold_tags(
+            [
+                "v=1;",
+                f"a={self.algorithm};",
+                "c=relaxed/relaxed;",
+                f"d={self.domain};",
+                f"s={self.selector};",
+                f"t={timestamp or int(time.time())};",
+                *_h_tokens(names),
+                f"bh={base64.b64encode(body_hash.digest()).decode('ascii')};",
+            ]
+        )
+        tags = (head + "\r\n\tb=").encode("ascii")
+        signed = b"".join(_select(headers, names))
         signed += relaxed_header(b"DKIM-Signature", tags)[:-2]  # no final CRLF
         signature = self._sign(signed)
         b64 = base64.b64encode(signature)
         folded = b"\r\n\t ".join(b64[i : i + 70] for i in range(0, len(b64), 70))
         return b"DKIM-Signature:" + tags + folded + b"\r\n"
+
+
+def signed_names(headers: Sequence[tuple[bytes, bytes]]) -> list[str]:
+    """The h= list: every instance of each signed header, plus one for the over-signed."""
+    counts: dict[str, int] = {}
+    for name, _ in headers:
+        key = name.strip().lower().decode("ascii")
+        counts[key] = counts.get(key, 0) + 1
+    names: list[str] = []
+    for h in SIGNED:
+        if h in counts:
+            names += [h] * (counts[h] + (h in OVERSIGNED))
+    return names
+
+
+def _select(headers: Sequence[tuple[bytes, bytes]], names: Sequence[str]) -> list[bytes]:
+    """RFC 6376 5.4.2: each listed name takes the next instance from the bottom up;
+    a name listed beyond its instances (over-signing) contributes nothing."""
+    remaining: dict[str, list[tuple[bytes, bytes]]] = {}
+    for name, value in headers:
+        remaining.setdefault(name.strip().lower().decode("ascii"), []).append((name, value))
+    out = []
+    for n in names:
+        instances = remaining.get(n)
+        if instances:
+            name, value = instances.pop()
+            out.append(relaxed_header(name, value))
+    return out
+
+
+def _h_tokens(names: Sequence[str]) -> list[str]:
+    # FWS is allowed around the colons of h= (RFC 6376 3.5), so the list folds.
+    tokens = [n + ":" for n in names]
+    tokens[0] = "h=" + tokens[0]
+    tokens[-1] = tokens[-1][:-1] + ";"
+    return tokens
+
+
+def _fold_tags(tokens: Sequence[str]) -> str:
+    """Tags after ``DKIM-Signature:``, folded with a tab so lines stay within 78 characters."""
+    lines = [""]
+    width = len("DKIM-Signature:")
+    for token in tokens:
+        joiner = "" if lines[-1].endswith(":") else " "
+        if width + len(joiner) + len(token) > 78:
+            lines.append("\t" + token)
+            width = 1 + len(token)
+        else:
+            lines[-1] += joiner + token
+            width += len(joiner) + len(token)
+    return "\r\n".join(lines)

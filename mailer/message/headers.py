@@ -8,9 +8,8 @@ never add a recipient.
 
 from __future__ import annotations
 
+import base64
 import re
-from email.header import Header
-from email.policy import SMTP
 from email.utils import formataddr, parseaddr
 
 from mailer.transport import address as transport_address
@@ -22,11 +21,91 @@ def clean(value: str) -> str:
     return " ".join(_CONTROL.sub(" ", value).split())
 
 
+LINE = 78  # RFC 5322 2.1.1: lines SHOULD be at most 78 characters
+WORD = 75  # RFC 2047 2: an encoded-word is at most 75 characters
+_WORD_OVERHEAD = len("=?utf-8?b??=")
+
+
 def fold(name: str, value: str) -> bytes:
-    """A whole header line (CRLF-terminated), encoded and folded by the stdlib policy."""
-    # Through header_factory: policy.fold() alone passes a short str through unencoded.
-    header = SMTP.header_factory(name, clean(value))
-    return str(header.fold(policy=SMTP)).encode("ascii")
+    """A whole unstructured header line (CRLF-terminated): encoded-words if needed, folded."""
+    value = clean(value)
+    if not value.isascii():
+        value = _encode_runs(value, first=LINE - len(name) - 2)
+    return fold_line(f"{name}: {value}")
+
+
+def _encode_runs(value: str, first: int) -> str:
+    """Runs of words with non-ASCII characters become encoded-words; ASCII words stay.
+
+    Mixing is allowed in unstructured text and phrases (RFC 2047 5); it keeps
+    ``<list-id>`` and plain words readable.
+    """
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            out.extend(encode_words(" ".join(run), first=first if not out else WORD))
+            run.clear()
+
+    for token in value.split(" "):
+        if token.isascii():
+            flush()
+            out.append(token)
+        else:
+            run.append(token)
+    flush()
+    return " ".join(out)
+
+
+def encode_words(text: str, first: int = WORD) -> list[str]:
+    """``text`` as base64 encoded-words of at most 75 characters (the first at most ``first``).
+
+    Split on character boundaries, never inside a UTF-8 sequence; the space
+    between adjacent encoded-words vanishes when decoding (RFC 2047 6.2).
+    """
+    words: list[str] = []
+    limit = min(first, WORD)
+    chunk = ""
+    for ch in text:
+        if _word_len(chunk + ch) > limit and chunk:
+            words.append(_word(chunk))
+            chunk, limit = "", WORD
+        chunk += ch
+    if chunk:
+        words.append(_word(chunk))
+    return words
+
+
+def _word_len(chunk: str) -> int:
+    return _WORD_OVERHEAD + 4 * -(-len(chunk.encode("utf-8")) // 3)
+
+
+def _word(chunk: str) -> str:
+    return "=?utf-8?b?" + base64.b64encode(chunk.encode("utf-8")).decode("ascii") + "?="
+
+
+def fold_line(line: str) -> bytes:
+    """Fold a header line at spaces so lines stay within 78 characters where they can.
+
+    Only a CRLF is inserted before an existing space, so unfolding (RFC 5322
+    2.2.3) gives back exactly ``line``, inside quoted strings too. A line that
+    is already folded is unfolded first. A single token longer than a line
+    (a long URL) stays whole: 998 is the hard limit, 78 a SHOULD.
+    """
+    line = line.replace("\r\n", "")
+    out: list[str] = []
+    current = ""
+    for token in line.split(" "):
+        if not current:
+            current = token
+        elif len(current) + 1 + len(token) <= LINE:
+            current += " " + token
+        else:
+            out.append(current)
+            current = " " + token
+    out.append(current)
+    return ("\r\n".join(out) + "\r\n").encode("utf-8")
 
 
 def split_address(address: str) -> tuple[str, str]:
@@ -42,12 +121,12 @@ def ascii_address(address: str) -> str | None:
 def _phrase(name: str) -> str:
     """A display name as an RFC 5322 phrase: quoted if ASCII, else encoded-words.
 
-    Long encoded names are split into encoded-words of at most 75 characters,
-    folded onto continuation lines (RFC 2047 section 2).
+    Long encoded names are split into encoded-words of at most 75 characters
+    (RFC 2047 section 2); the whole header line is folded by ``fold_line``.
     """
     if name.isascii():
         return formataddr((name, "x@x")).rsplit(" <", 1)[0]
-    return str(Header(name, "utf-8").encode(linesep="\r\n", maxlinelen=76))
+    return " ".join(encode_words(name, first=LINE - len("To: ")))
 
 
 def mailbox(name: str, address: str) -> tuple[str, bool]:
@@ -74,4 +153,4 @@ def parse_from(value: str) -> tuple[str, str]:
 
 def encoded_words(text: str) -> str:
     """Just the encoded-word form, for building headers by hand."""
-    return Header(clean(text), "utf-8").encode()
+    return " ".join(encode_words(clean(text)))

@@ -86,8 +86,10 @@ class Runner:
         settings: Settings,
         engine: DeliveryEngine | None = None,
         sweep_seconds: float = 1.0,
+        preflight: bool = True,  # `mailer doctor` before each start (False: tests' fakes)
     ) -> None:
         self.db = db
+        self.preflight = preflight
         self.settings = settings
         self.engine = engine or smtp_engine(db, settings)
         self.sweep_seconds = sweep_seconds
@@ -166,6 +168,8 @@ class Runner:
             self.deliver(cid)
 
     def start_campaign(self, campaign_id: int) -> None:
+        if not self._doctor_allows(campaign_id):
+            return
         with self._lock, session_scope(self.db) as s:
             c = s.get(Campaign, campaign_id, with_for_update=True)
             if c is None or c.status != CampaignStatus.SCHEDULED:
@@ -176,6 +180,28 @@ class Runner:
             count = start_campaign(s, c)
             log.info("campaign %d started: %d recipients", campaign_id, count)
         self.deliver(campaign_id)
+
+    def _doctor_allows(self, campaign_id: int) -> bool:
+        """A campaign not sent with --force starts only if `mailer doctor` finds no error;
+        otherwise it is paused with the reason in the log (checked outside the lock:
+        DNS look-ups can take seconds)."""
+        from mailer.doctor.run import gate  # dnspython: loaded only when it is needed
+
+        if not self.preflight:
+            return True
+        with session_scope(self.db) as s:
+            c = s.get(Campaign, campaign_id)
+            if c is None or c.forced_errors is not None:
+                return True
+        _report, refusal = gate(self.settings, force=False)
+        if refusal is None:
+            return True
+        with session_scope(self.db) as s:
+            c = s.get(Campaign, campaign_id)
+            if c is not None and c.status == CampaignStatus.SCHEDULED:
+                c.status = CampaignStatus.PAUSED
+        log.error("campaign %d not started and paused: %s", campaign_id, refusal)
+        return False
 
     def deliver(self, campaign_id: int) -> None:
         with self._lock:

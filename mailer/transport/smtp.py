@@ -28,7 +28,7 @@ from mailer.transport.base import (
 class SmtpConfig:
     host: str = "localhost"
     port: int = 25
-    security: str = "none"  # none | starttls | tls
+    security: str = "auto"  # auto | none | starttls | tls
     username: str = ""
     password: str = ""
     timeout: float = 30.0
@@ -114,9 +114,13 @@ class SmtpConnection:
             code, reply = smtp.ehlo()
             if code != 250:
                 raise smtplib.SMTPHeloError(code, reply)
-            if c.security == "starttls":
+            if c.security == "starttls" or (c.security == "auto" and smtp.has_extn("starttls")):
                 step = "STARTTLS"
-                smtp.starttls(context=c.ssl_context or default_ssl_context())
+                smtp.starttls(
+                    context=_opportunistic(c)
+                    if c.security == "auto"
+                    else c.ssl_context or default_ssl_context()
+                )
                 step = "EHLO"
                 smtp.ehlo()
             if c.username:
@@ -230,6 +234,22 @@ class SmtpConnection:
             smtp.close()
 
 
+def _opportunistic(c: SmtpConfig) -> ssl.SSLContext:
+    """``auto`` is Postfix's ``may``: encrypt whenever offered, without requiring a
+    verifiable certificate (a relay's self-signed one must not stop the mail, which
+    would otherwise have gone in clear)."""
+    return c.ssl_context or _UNVERIFIED
+
+
+_UNVERIFIED = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # made once: no CA store to load
+_UNVERIFIED.check_hostname = False
+_UNVERIFIED.verify_mode = ssl.CERT_NONE
+
+
+def ehlo_name(settings: Settings) -> str:
+    return settings.ehlo_name or socket.getfqdn()
+
+
 def smtp_config(settings: Settings) -> SmtpConfig:
     return SmtpConfig(
         host=settings.smtp_host,
@@ -239,4 +259,5 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         password=settings.smtp_password,
         timeout=settings.smtp_timeout,
         max_messages=settings.messages_per_connection,
+        local_hostname=ehlo_name(settings),
     )

@@ -99,3 +99,35 @@ def test_check_passes_the_example_and_fails_a_broken_issue(workdir: Path) -> Non
     broken.write_text("---\nsubject: x\nbogus: 1\n---\nx\n", encoding="utf-8")
     r = invoke("issues", "check", str(broken))
     assert r.exit_code == 1 and "broken.md:3: unknown front-matter key 'bogus'" in r.output
+
+
+def test_check_warns_about_an_incomplete_footer(workdir: Path) -> None:
+    bare = invoke("issues", "check", str(EXAMPLE), "--json")
+    report = json.loads(bare.output)
+    assert bare.exit_code == 0 and report["ok"] is True
+    assert report["warnings"] == [
+        "settings: warning: the footer has no organization: set organization (MAILER_ORGANIZATION)",
+        "settings: warning: the footer has no postal address: set postal_address (MAILER_POSTAL_ADDRESS)",
+    ]
+    env = {"MAILER_ORGANIZATION": "LMEC", "MAILER_POSTAL_ADDRESS": "No.5 Houyingfang Hutong"}
+    full = invoke("issues", "check", str(EXAMPLE), "--json", env=env)
+    assert json.loads(full.output)["warnings"] == []
+
+
+def test_preview_writes_screenshots_and_the_text_part(workdir: Path) -> None:
+    from tests.browser import chromium_path
+
+    chromium = chromium_path()
+    issue = workdir / "short.md"
+    issue.write_text(
+        "---\nsubject: Short\n---\n| a | b |\n|---|---|\n| 1 | 2 |\n", encoding="utf-8"
+    )
+    r = invoke(
+        "issues", "preview", str(issue), "-o", str(workdir / "p"), "--chromium", chromium, "--json"
+    )
+    assert r.exit_code == 0, r.output
+    files = sorted(Path(f).name for f in json.loads(r.output)["files"])
+    assert files == ["dark.png", "desktop.png", "message.eml", "phone.png", "text.txt"]
+    assert "| a | b |" not in (workdir / "p/text.txt").read_text(encoding="utf-8")
+    bad = invoke("issues", "preview", str(issue), "-o", str(workdir / "q"), "--chromium", "/nope")
+    assert bad.exit_code == 1 and "no Chromium found at /nope" in bad.output

@@ -9,7 +9,7 @@ from mailer.settings import Settings, env_of, load_settings
 def test_defaults_serve_a_single_machine(workdir: Path) -> None:
     s = load_settings(environ={})
     assert s.database_url == "sqlite:///./mailer.db"
-    assert (s.smtp_host, s.smtp_port, s.smtp_security) == ("localhost", 25, "none")
+    assert (s.smtp_host, s.smtp_port, s.smtp_security) == ("localhost", 25, "auto")
     assert (s.web_host, s.web_port) == ("127.0.0.1", 8000)
 
 
@@ -58,7 +58,7 @@ def test_all_problems_reported_with_their_source(workdir: Path) -> None:
         load_settings("cfg.toml", environ={"MAILER_SMTP_SECURITY": "ssl", "MAILER_FROM": "nobody"})
     text = str(err.value)
     assert "cfg.toml: web_port: port 99999" in text
-    assert "MAILER_SMTP_SECURITY: 'ssl' is not one of none, starttls, tls" in text
+    assert "MAILER_SMTP_SECURITY: 'ssl' is not one of auto, none, starttls, tls" in text
     assert "MAILER_FROM: 'nobody' is not an address" in text
     with pytest.raises(SettingsError, match="MAILER_RATE_LIMIT"):
         load_settings(environ={"MAILER_RATE_LIMIT": "fast"})
@@ -74,3 +74,26 @@ def test_secrets_never_in_repr() -> None:
     assert "hunter2" not in repr(s) and "k3y" not in repr(s)
     assert s.redacted()["smtp_password"] == "********"
     assert s.smtp_password == "hunter2"
+
+
+def test_deliverability_settings_are_checked(workdir: Path) -> None:
+    s = load_settings(
+        environ={
+            "MAILER_EHLO_NAME": "mail.example.org",
+            "MAILER_FEEDBACK_ID": "{campaign}:{list}:{sender}",
+            "MAILER_DNS_RESOLVER": "127.0.0.1:5353",
+        }
+    )
+    assert (s.ehlo_name, s.dns_resolver) == ("mail.example.org", "127.0.0.1:5353")
+    with pytest.raises(SettingsError) as err:
+        load_settings(
+            environ={
+                "MAILER_FEEDBACK_ID": "{campaign}:{secret_key}",
+                "MAILER_DNS_RESOLVER": "127.0.0.1:dns",
+                "MAILER_EHLO_NAME": "my host",
+            }
+        )
+    text = str(err.value)
+    assert "MAILER_FEEDBACK_ID: '{campaign}:{secret_key}' may use only" in text
+    assert "MAILER_DNS_RESOLVER: '127.0.0.1:dns' is not a DNS server" in text
+    assert "MAILER_EHLO_NAME: 'my host' is not a host name" in text

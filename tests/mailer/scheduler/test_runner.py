@@ -26,7 +26,7 @@ from tests.waiting import wait_for
 def runner_for(engine: Engine, transport: MemoryTransport, **settings: object) -> Runner:
     s = dataclasses.replace(SETTINGS, **settings)  # type: ignore[arg-type]
     deliver = DeliveryEngine(engine, s, lambda: transport, envelope_from="b@example.org")
-    return Runner(engine, s, deliver, sweep_seconds=0.2)
+    return Runner(engine, s, deliver, sweep_seconds=0.2, preflight=False)
 
 
 def healthy(port: int) -> bool:

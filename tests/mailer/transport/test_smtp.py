@@ -5,11 +5,11 @@ import email.policy
 import pytest
 
 from mailer.confirmation import confirmation_message
+from mailer.outbox import smtp_sender
 from mailer.settings import Settings
 from mailer.transport import PermanentFailure, SessionFailure, TemporaryFailure
 from mailer.transport.smtp import SmtpConfig, SmtpConnection, default_ssl_context, dot_stuff
-from mailer.web.app import smtp_sender
-from tests.smtp_server import SmtpServer
+from tests.smtp_server import SmtpServer, self_signed_context
 
 MESSAGE = (
     b"From: a@example.org\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n"
@@ -153,3 +153,52 @@ def test_smtputf8_address_needs_the_extension() -> None:
         assert conn.send("a@example.org", utf8, data, smtputf8=True).code == 250
         conn.close()
         assert "SMTPUTF8" in [o.upper() for o in server.handler.messages[0].options]
+
+
+def test_auto_security_uses_starttls_whenever_offered(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A relay with a self-signed certificate: `auto` is opportunistic (Postfix's
+    # "may"), so it encrypts rather than refusing; `starttls` verifies and refuses.
+    with SmtpServer(tls_context=self_signed_context(tmp_path)) as server:
+        auto = SmtpConnection(SmtpConfig(host="127.0.0.1", port=server.port, timeout=5))
+        assert auto.send("b@example.org", "r@example.org", MESSAGE).code == 250
+        auto.close()
+        assert server.handler.tls_messages == 1
+        strict = SmtpConnection(
+            SmtpConfig(host="127.0.0.1", port=server.port, timeout=5, security="starttls")
+        )
+        with pytest.raises(TemporaryFailure, match="certificate"):
+            strict.send("b@example.org", "r@example.org", MESSAGE)
+        plain = SmtpConnection(
+            SmtpConfig(host="127.0.0.1", port=server.port, timeout=5, security="none")
+        )
+        assert plain.send("b@example.org", "r2@example.org", MESSAGE).code == 250
+        plain.close()
+        assert server.handler.tls_messages == 1
+    # A relay without STARTTLS: auto sends in clear, as before.
+    with SmtpServer() as server:
+        auto = connect(server)
+        assert auto.config.security == "auto"
+        assert auto.send("b@example.org", "r@example.org", MESSAGE).code == 250
+        auto.close()
+        assert server.handler.tls_messages == 0 and len(server.handler.messages) == 1
+
+
+def test_ehlo_name_setting_reaches_the_server() -> None:
+    import socket
+
+    from mailer.settings import Settings
+    from mailer.transport.smtp import smtp_config
+
+    with SmtpServer() as server:
+        settings = Settings(
+            smtp_host="127.0.0.1", smtp_port=server.port, ehlo_name="mail.example.org"
+        )
+        conn = SmtpConnection(smtp_config(settings))
+        conn.send("b@example.org", "r@example.org", MESSAGE)
+        conn.close()
+        default = SmtpConnection(
+            smtp_config(Settings(smtp_host="127.0.0.1", smtp_port=server.port))
+        )
+        default.send("b@example.org", "r@example.org", MESSAGE)
+        default.close()
+    assert server.handler.ehlo_names == ["mail.example.org", socket.getfqdn()]
