@@ -7,6 +7,8 @@ issue files or the settings.
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -34,7 +36,14 @@ def store_snapshot(session: Session, campaign: Campaign, issues: IssueSet | None
     )
     for language, html in web_versions(issues, audience).items():
         if language not in have:
-            session.add(ArchivedIssue(campaign_id=campaign.id, language=language, html=html))
+            session.add(
+                ArchivedIssue(
+                    campaign_id=campaign.id,
+                    language=language,
+                    issue_date=issues.variants[language].date,
+                    html=html,
+                )
+            )
     session.flush()
 
 
@@ -67,3 +76,15 @@ def archived_html(
                 return tag, html
     default = campaign.default_language
     return (default, rows[default]) if default in rows else None
+
+
+def issue_dates(session: Session, campaigns: list[Campaign]) -> dict[int, date]:
+    """Each campaign's issue date (front matter of its default variant), where it has one."""
+    rows = session.execute(
+        select(ArchivedIssue.campaign_id, ArchivedIssue.language, ArchivedIssue.issue_date).where(
+            ArchivedIssue.campaign_id.in_([c.id for c in campaigns]),
+            ArchivedIssue.issue_date.is_not(None),
+        )
+    )
+    default = {c.id: c.default_language for c in campaigns}
+    return {cid: day for cid, lang, day in rows if day is not None and default[cid] == lang}

@@ -8,12 +8,13 @@ every attempt's outcome and SMTP reply.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -86,6 +87,7 @@ class ArchivedIssue(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     language: Mapped[str] = mapped_column(String(35))
+    issue_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # front matter's
     html: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -110,10 +110,12 @@ def start_campaign(session: Session, campaign: Campaign, now: datetime | None = 
     not suppressed. The unique (campaign, subscriber) key makes this safe to
     run twice.
     """
-    now = now or utcnow()
     if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.MISSED):
         raise CampaignError(f"campaign {campaign.id} is {campaign.status}, not waiting to start")
     issues = campaign_issues(campaign)
+    # What the web archive will show; rendered before the ledger's clock starts.
+    store_snapshot(session, campaign, issues)
+    now = now or utcnow()
     suppressed = exists().where(Suppression.email_hash == Subscriber.email_hash)
     recipients = (
         select(
@@ -152,7 +154,6 @@ def start_campaign(session: Session, campaign: Campaign, now: datetime | None = 
         session.execute(insert(Delivery).from_select(columns, recipients))
     campaign.status = CampaignStatus.SENDING
     campaign.started_at = now
-    store_snapshot(session, campaign, issues)  # what the web archive will show
     session.flush()
     return int(
         session.scalar(

@@ -64,6 +64,8 @@ class IssueSet:
 
     default: Issue
     variants: dict[str, Issue] = field(default_factory=dict)
+    # Files beside the issue that were not issues (no front matter), said once.
+    notes: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
@@ -81,6 +83,31 @@ class IssueSet:
         return self.default
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text: ``_date`` checks them, naming the line
+    (YAML's own timestamp constructor raises a bare ValueError for 2026-02-30)."""
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _yaml_line(exc: yaml.YAMLError) -> int | None:
+    """The file line of a YAML error (the front matter starts on line 2).
+
+    An unclosed quote or bracket is found only at a later line or the end;
+    the line where it was opened (the context) is the one to fix.
+    """
+    problem = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    what = f"{getattr(exc, 'context', '')} {getattr(exc, 'problem', '')}"
+    opened = any(w in what for w in ("quoted scalar", "flow", "end of stream"))
+    mark = context if context is not None and opened else problem
+    return mark.line + 2 if mark is not None else None
+
+
 def _split(path: Path, text: str) -> tuple[dict[str, Any], str, int, dict[str, int]]:
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
@@ -92,12 +119,12 @@ def _split(path: Path, text: str) -> tuple[dict[str, Any], str, int, dict[str, i
         raise ContentError(path, "the front matter is not closed by a '---' line", 1)
     source = "".join(lines[1:end])
     try:
-        data = yaml.safe_load(source) or {}
+        data = yaml.load(source, Loader=_FrontMatterLoader) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ContentError(path, f"front matter is not valid YAML: {problem}", line) from None
+        raise ContentError(
+            path, f"front matter is not valid YAML: {problem}", _yaml_line(exc)
+        ) from None
     if not isinstance(data, dict):
         raise ContentError(path, "front matter must be 'key: value' lines", 2)
     key_lines: dict[str, int] = {}
@@ -192,14 +219,18 @@ def _number(path: Path, value: Any, line: int | None) -> int | None:
     return value
 
 
+_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
 def _date(path: Path, value: Any, line: int | None) -> dt.date | None:
     if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
         return value
-    if isinstance(value, str):
+    found = _DATE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if found:
         try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+            return dt.date(*(int(x) for x in found.groups()))
+        except ValueError as exc:  # 2026-13-45, 2026-02-30
+            raise ContentError(path, f"date: {value.strip()} is not a date ({exc})", line) from None
     raise ContentError(path, f"date: {value!r} is not a date such as 2021-09-30", line)
 
 
@@ -218,8 +249,13 @@ def load_issue_set(path: Path | str) -> IssueSet:
     """The named issue and its variants: same folder, same slug, other languages."""
     default = load_issue(path)
     variants = {default.language: default}
+    notes: list[str] = []
     for sibling in sorted(default.path.parent.iterdir()):
         if sibling.suffix.lower() not in SUFFIXES or sibling.resolve() == default.path.resolve():
+            continue
+        if not _has_front_matter(sibling):
+            # A README, or an HTML preview `issues render` wrote: not an issue.
+            notes.append(f"{sibling}: ignored (no front matter, so not an issue)")
             continue
         # A broken file beside ours may be a variant we would silently drop:
         # its error is raised here, before anything is sent.
@@ -233,7 +269,16 @@ def load_issue_set(path: Path | str) -> IssueSet:
                 f"{other.language!r} variant of {other.slug!r}",
             )
         variants[other.language] = other
-    return IssueSet(default, variants)
+    return IssueSet(default, variants, tuple(notes))
+
+
+def _has_front_matter(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            first = f.readline(64)
+    except OSError:
+        return True  # let load_issue say what is wrong with it
+    return first.removeprefix(b"\xef\xbb\xbf").strip() == b"---"
 
 
 def snapshot(issues: IssueSet) -> dict[str, dict[str, str]]:

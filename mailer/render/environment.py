@@ -7,7 +7,7 @@ from functools import cache
 
 from jinja2 import FileSystemLoader, select_autoescape
 
-from mailer.content.plaintext import wrap
+from mailer.content.plaintext import width_of, wrap
 from mailer.render.sandbox import AuthorSandbox
 from mailer.resources import templates_dir
 
@@ -24,6 +24,7 @@ def layout_environment() -> AuthorSandbox:
     )
     env.filters["longdate"] = long_date
     env.filters["wraptext"] = lambda text, width=78: "\n".join(wrap(str(text), width))
+    env.filters["underline"] = underline
     return env
 
 
@@ -32,6 +33,11 @@ def body_environment(autoescape: bool) -> AuthorSandbox:
     """The issue body itself is a template too (``{{ subscriber.name }}``); no loader,
     so it cannot include or import files."""
     return AuthorSandbox(autoescape=autoescape, keep_trailing_newline=True)
+
+
+def underline(text: str, char: str = "=", width: int = 78) -> str:
+    """As many ``char`` as the widest line of ``text`` wrapped (CJK counts double)."""
+    return char * max((width_of(line) for line in wrap(str(text), width)), default=0)
 
 
 def _ordinal(n: int) -> str:

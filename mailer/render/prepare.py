@@ -27,8 +27,7 @@ from mailer.render.environment import body_environment, layout_environment
 from mailer.render.sandbox import render_bounded
 from mailer.render.split import Sentinels, SplitTemplate
 
-# Per-recipient fields every message has, besides the subscriber's attributes.
-LINK_FIELDS = ("unsubscribe_url", "preferences_url")
+TEXT_WIDTH = 78  # columns of the plain-text part
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,7 @@ def prepare_variant(issue: Issue, audience: Audience, default_language: str) -> 
     return PreparedVariant(
         issue=issue,
         html=sentinels.split(html, html=True),
-        text=sentinels.split(text),
+        text=sentinels.split_text(text, TEXT_WIDTH),
         view_url=view,
     )
 

@@ -14,6 +14,13 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from mailer.content.plaintext import width_of, wrap
+
+# Our own per-recipient links: long URLs that no re-wrapping could shorten.
+LINK_FIELDS = ("unsubscribe_url", "preferences_url")
+# A plain-text line's lead: quote marks, then a list marker.
+_LEAD = re.compile(r"[ \t]*(?:>[ \t]*)*(?:[-*+][ \t]+|\d+\.[ \t]+)?")
+
 
 class Sentinels:
     """Hands out one sentinel per field name; ``split`` finds them again."""
@@ -38,6 +45,57 @@ class Sentinels:
             schemes.append(_url_start(pieces[i - 1]) if html else None)
         return SplitTemplate(tuple(pieces), tuple(schemes) if html else ())
 
+    def split_text(self, text: str, width: int) -> SplitTemplate:
+        """Plain text, wrapped at ``width`` with sentinels in place: a line holding a
+        personal field is kept whole, to be wrapped again if a long name makes it
+        too wide (a 60-character name would otherwise make a 125-column line)."""
+        parts: list[str] = []
+        lines: list[TextLine | None] = []
+        literal: list[str] = []
+        for k, line in enumerate(text.split("\n")):
+            if k:
+                literal.append("\n")
+            pieces = self._pattern.split(line)
+            for i in range(1, len(pieces), 2):
+                pieces[i] = self.fields[int(pieces[i])]
+            names = pieces[1::2]
+            if names and not all(n in LINK_FIELDS for n in names):
+                parts += ["".join(literal), names[0]]
+                lines.append(TextLine(tuple(pieces), width))
+                literal = []
+            else:
+                for i, piece in enumerate(pieces):
+                    if i % 2:
+                        parts += ["".join(literal), piece]
+                        lines.append(None)
+                        literal = []
+                    else:
+                        literal.append(piece)
+        parts.append("".join(literal))
+        return SplitTemplate(tuple(parts), (), tuple(lines))
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One plain-text line with personal fields: ``pieces`` alternate literal, field."""
+
+    pieces: tuple[str, ...]
+    width: int
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.pieces[1::2]
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        text = "".join(
+            values.get(piece, "") if i % 2 else piece for i, piece in enumerate(self.pieces)
+        )
+        if width_of(text) <= self.width:
+            return text
+        lead = _LEAD.match(text).group()  # type: ignore[union-attr]
+        rest = re.sub(r"[^>\s]", " ", lead)
+        return "\n".join(wrap(text[len(lead) :], self.width, lead, rest))
+
 
 @dataclass(frozen=True)
 class SplitTemplate:
@@ -47,13 +105,23 @@ class SplitTemplate:
     # Per field: None, or the literal start of the URL attribute the field
     # begins or continues before its scheme is settled (see _url_start).
     url_starts: tuple[str | None, ...] = ()
+    # Per field, in plain text: None, or the whole line it stands for.
+    lines: tuple[TextLine | None, ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:
-        return self.parts[1::2]
+        if not self.lines:
+            return self.parts[1::2]
+        names: list[str] = []
+        for name, line in zip(self.parts[1::2], self.lines, strict=True):
+            names += line.fields if line else (name,)
+        return tuple(names)
 
     def value(self, n: int, values: Mapping[str, str]) -> str:
         """The ``n``th field's value; in a URL's scheme only http(s) or mailto pass."""
+        line = self.lines[n] if n < len(self.lines) else None
+        if line is not None:
+            return line.fill(values)
         value = values.get(self.parts[2 * n + 1], "")
         start = self.url_starts[n] if n < len(self.url_starts) else None
         if start is not None and not safe_url(start + value):

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select, text
 
-from mailer.campaigns.archive import archived_html, ensure_snapshot
+from mailer.campaigns.archive import archived_html, ensure_snapshot, issue_dates
 from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.db import session_scope
 from mailer.web.pages import environment, language, message, page, state
@@ -35,17 +35,25 @@ def _sent(request: Request) -> list[tuple[Campaign, MailingList]]:
     return out
 
 
-@router.get("/archive", response_class=HTMLResponse, include_in_schema=False)
+@router.api_route(
+    "/archive", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+)
 def archive(request: Request) -> HTMLResponse:
-    issues = [
-        {
-            "url": f"/archive/{c.slug}",
-            "subject": c.subject,
-            "list_title": ml.title,
-            "date": f"{c.started_at:%Y-%m-%d}" if c.started_at else "",
-        }
-        for c, ml in _sent(request)
-    ]
+    sent = _sent(request)
+    with session_scope(state(request).db) as s:
+        dates = issue_dates(s, [c for c, _ in sent])
+    issues = []
+    for c, ml in sent:
+        # The issue's own date; the day it went out when its front matter has none.
+        day = dates.get(c.id) or (c.started_at.date() if c.started_at else None)
+        issues.append(
+            {
+                "url": f"/archive/{c.slug}",
+                "subject": c.subject,
+                "list_title": ml.title,
+                "date": day.isoformat() if day else "",
+            }
+        )
     return page("archive", language(request), "archive_title", issues=issues)
 
 

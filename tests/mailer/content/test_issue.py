@@ -75,3 +75,66 @@ def test_language_variants_share_a_slug(tmp_path: Path) -> None:
     write(tmp_path, "n7.dup.md", "---\nsubject: Dup\nslug: n7\nlanguage: zh-CN\n---\nx\n")
     with pytest.raises(ContentError, match="already the 'zh-CN' variant"):
         load_issue_set(en)
+
+
+@pytest.mark.parametrize(
+    ("date", "message"),
+    [
+        ("2026-13-45", "date: 2026-13-45 is not a date (month must be in 1..12)"),
+        ("2026-02-30", "date: 2026-02-30 is not a date (day is out of range for month)"),
+        ("'2026-02-30'", "date: 2026-02-30 is not a date (day is out of range for month)"),
+        ("2026-02-03 10:00", "date: '2026-02-03 10:00' is not a date such as 2021-09-30"),
+    ],
+)
+def test_impossible_dates_name_file_and_line(tmp_path: Path, date: str, message: str) -> None:
+    path = tmp_path / "a.md"
+    path.write_text(f"---\nsubject: Hi\ndate: {date}\n---\nBody\n", encoding="utf-8")
+    with pytest.raises(ContentError) as err:
+        load_issue(path)
+    assert str(err.value) == f"{path}:3: {message}"
+
+
+def test_dates_still_read_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text("---\nsubject: 2026-01-02\ndate: 2026-1-5\n---\nBody\n", encoding="utf-8")
+    issue = load_issue(path)
+    assert issue.date == dt.date(2026, 1, 5) and issue.subject == "2026-01-02"
+
+
+@pytest.mark.parametrize(
+    ("front", "line"),
+    [
+        ('subject: "unclosed\ntitle: x\n', 2),
+        ("subject: [a, b\ntitle: x\n", 2),
+        ("subject: a\ntitle: 'x\nlanguage: en\n", 3),
+        ("subject: a\n  bad: indent\ntitle: x\n", 3),
+        ("subject: a\n- x\n", 3),
+        ("subject: a: b\n", 2),
+    ],
+)
+def test_broken_yaml_points_at_the_line_to_fix(tmp_path: Path, front: str, line: int) -> None:
+    path = tmp_path / "a.md"
+    path.write_text(f"---\n{front}---\nBody\n", encoding="utf-8")
+    with pytest.raises(ContentError, match="front matter is not valid YAML") as err:
+        load_issue(path)
+    assert err.value.line == line
+
+
+def test_other_files_in_the_folder_are_ignored_with_a_note(tmp_path: Path) -> None:
+    issue = tmp_path / "nine.md"
+    issue.write_text("---\nsubject: Nine\n---\nBody\n", encoding="utf-8")
+    (tmp_path / "README.md").write_text("# About these issues\n", encoding="utf-8")
+    (tmp_path / "nine.html").write_text("<!DOCTYPE html><html>…</html>", encoding="utf-8")
+    (tmp_path / "nine.zh.md").write_text(
+        "---\nsubject: 九\nslug: nine\nlanguage: zh\n---\n正文\n", encoding="utf-8"
+    )
+    issues = load_issue_set(issue)
+    assert sorted(issues.variants) == ["en", "zh"]
+    assert issues.notes == (
+        f"{tmp_path / 'README.md'}: ignored (no front matter, so not an issue)",
+        f"{tmp_path / 'nine.html'}: ignored (no front matter, so not an issue)",
+    )
+    # A file that is an issue but broken still stops the send.
+    (tmp_path / "nine.fr.md").write_text("---\nsubject: [x\n---\n", encoding="utf-8")
+    with pytest.raises(ContentError, match=r"nine\.fr\.md:2"):
+        load_issue_set(issue)

@@ -115,3 +115,13 @@ def test_language_variants_are_stored_and_chosen(
     assert 'lang="en"' in en.text and "Hello reader!" in en.text
     zh = client.get("/archive/nine?lang=zh-CN")
     assert 'lang="zh"' in zh.text and "读者，您好！" in zh.text and "2026年11月20日" in zh.text
+
+
+def test_the_list_shows_the_issue_date_and_answers_head(
+    client: TestClient, engine: Engine, tmp_path: Path
+) -> None:
+    _send(engine, _issue(tmp_path / "issue", "nine.md", "Hello.\n"))
+    r = client.get("/archive")
+    assert r.status_code == 200 and "2026-11-20" in r.text and 'href="/archive/nine"' in r.text
+    head = client.head("/archive")
+    assert head.status_code == 200 and head.content == b""
