@@ -1,0 +1,160 @@
+"""The lines of an import file for csv.reader, each bounded, so one bad row costs one row.
+
+csv.reader over a whole file lets one row decide the fate of the file: a
+10 MB cell trips csv.field_size_limit and a quote that is never closed
+swallows every line after it. Here csv.reader is fed one physical line at a
+time; a row that grows past MAX_ROW, or that the CSV grammar rejects, is
+reported by its first line and the lines after that one are read again as
+rows of their own. Only one row's lines are ever held, so memory stays flat.
+
+Lines are decoded one at a time, so a byte that is not UTF-8 is reported
+with its real offset and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import deque
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from subscribers.errors import ImportFailed
+
+MAX_ROW = 100_000  # characters; the widest good row is far smaller (fields.py limits)
+_EOL = re.compile(rb"\r\n|\n|\r")
+_BOM = b"\xef\xbb\xbf"
+Line = tuple[int, str | None]  # (line number, text); None for a line longer than MAX_ROW
+
+
+class RowTooLong(Exception):
+    """Raised into csv.reader when a row passes MAX_ROW characters."""
+
+
+class LineSource:
+    """Physical lines (ending in CRLF, LF or CR) with their numbers; lines can be put back."""
+
+    def __init__(self, raw: BinaryIO, name: str, limit: int = MAX_ROW, block: int = 1 << 16):
+        self.name = name
+        self.position = 0  # bytes read and split into lines, for the progress bar
+        self._raw = raw
+        self._limit = limit
+        self._block = block
+        self._number = 0
+        self._pending: deque[Line] = deque()
+        self._lines = self._split()
+
+    def put_back(self, lines: list[Line]) -> None:
+        self._pending.extendleft(reversed(lines))
+
+    def next(self) -> Line | None:
+        if self._pending:
+            return self._pending.popleft()
+        item = next(self._lines, None)
+        if item is None:
+            return None
+        offset, data = item
+        self._number += 1
+        if data is None:
+            return self._number, None
+        if self._number == 1 and data.startswith(_BOM):
+            data, offset = data[3:], offset + 3
+        try:
+            return self._number, data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ImportFailed(
+                f"{self.name} is not UTF-8 text: byte 0x{data[exc.start]:02x} at byte offset "
+                f"{offset + exc.start} (line {self._number}) cannot be decoded; save the file "
+                "as UTF-8 and try again"
+            ) from None
+
+    def _split(self) -> Iterator[tuple[int, bytes | None]]:
+        """(file offset, bytes) per line; (offset, None) once for a line past the limit."""
+        buf = b""
+        base = 0  # file offset of buf[0]
+        skipping = False  # inside a line already reported as too long
+        while True:
+            block = self._raw.read(self._block)
+            eof = not block
+            buf += block
+            start = 0
+            for m in _EOL.finditer(buf):
+                end = m.end()
+                if not eof and end == len(buf) and buf[-1:] == b"\r":
+                    break  # perhaps the first half of a CRLF: wait for the next block
+                if skipping:
+                    skipping = False
+                else:
+                    yield base + start, buf[start:end]
+                start = end
+            buf = buf[start:]
+            base += start
+            self.position = base
+            if eof:
+                if buf and not skipping:
+                    yield base, buf
+                self.position = base + len(buf)
+                return
+            if len(buf) > self._limit:
+                if not skipping:
+                    yield base, None
+                    skipping = True
+                base += len(buf)
+                buf = b""
+
+
+class Rows:
+    """csv.reader's input: lines of the current row, stopped at MAX_ROW characters."""
+
+    def __init__(self, source: LineSource, limit: int = MAX_ROW) -> None:
+        self.source = source
+        self.limit = limit
+        self.lines: list[Line] = []
+        self._size = 0
+        self.reader = csv.reader(self, strict=True)
+
+    def __iter__(self) -> Rows:
+        return self
+
+    def __next__(self) -> str:
+        item = self.source.next()
+        if item is None:
+            raise StopIteration
+        self.lines.append(item)
+        text = item[1]
+        if text is None:
+            raise RowTooLong
+        self._size += len(text)
+        if self._size > self.limit:
+            raise RowTooLong
+        return text
+
+    def read(self) -> tuple[int, list[str]] | tuple[int, str] | None:
+        """The next row as (line, fields), a bad row as (line, reason), or None at the end."""
+        self.lines = []
+        self._size = 0
+        try:
+            fields = next(self.reader)
+        except StopIteration:
+            return None
+        except (RowTooLong, csv.Error) as exc:
+            return self._skip(exc)
+        return self.lines[0][0], fields
+
+    def _skip(self, exc: Exception) -> tuple[int, str]:
+        """Report the row by its first line; read the lines after that one again."""
+        first = self.lines[0][0]
+        many = len(self.lines) > 1
+        self.source.put_back(self.lines[1:])
+        if isinstance(exc, RowTooLong):
+            if many:
+                return first, f"a quoted cell is not closed within {self.limit:,} characters"
+            return first, f"the row is longer than {self.limit:,} characters"
+        if str(exc) == "unexpected end of data":
+            return first, "a quoted cell is not closed before the end of the file"
+        return first, f"the CSV cannot be read here: {exc}"
+
+    def first_cell(self) -> str:
+        """The start of the current row's first line, to name a row that did not parse."""
+        text = self.lines[0][1] if self.lines else None
+        return (text or "").split(",", 1)[0].strip().strip('"')[:320]
