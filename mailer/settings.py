@@ -74,7 +74,7 @@ class Settings:
         return out
 
 
-_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/]*@")
+_URL_PASSWORD = re.compile(r"((?:^|://)[^/@:]*:)[^/]*@")
 
 
 def redact_url(url: str) -> str:
@@ -96,7 +96,7 @@ def _shown(name: str, raw: Any) -> str:
     """A value for an error message: a secret's value never, only its type."""
     secret = {f.name: f.metadata["secret"] for f in fields(Settings)}[name]
     if secret or name == "database_url":
-        return f"a {type(raw).__name__} (the value is not shown)"
+        return f"{type(raw).__name__} (the value is not shown)"
     return repr(raw)
 
 

@@ -195,6 +195,12 @@ def _number(path: Path, value: Any, line: int | None) -> int | None:
 def _date(path: Path, value: Any, line: int | None) -> dt.date | None:
     if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
         return value
+    if isinstance(value, dt.datetime):  # YAML reads `2026-12-01 09:00` as a datetime
+        raise ContentError(
+            path,
+            f"date: expected a date such as 2021-09-30, not a time ({value:%Y-%m-%d %H:%M})",
+            line,
+        )
     if isinstance(value, str):
         try:
             return dt.date.fromisoformat(value.strip())

@@ -75,3 +75,11 @@ def test_language_variants_share_a_slug(tmp_path: Path) -> None:
     write(tmp_path, "n7.dup.md", "---\nsubject: Dup\nslug: n7\nlanguage: zh-CN\n---\nx\n")
     with pytest.raises(ContentError, match="already the 'zh-CN' variant"):
         load_issue_set(en)
+
+
+def test_a_date_with_a_time_says_expected_a_date(tmp_path: Path) -> None:
+    path = write(tmp_path, "timed.md", "---\nsubject: Hi\ndate: 2026-12-01 09:00\n---\nBody\n")
+    with pytest.raises(ContentError) as err:
+        load_issue(path)
+    assert "expected a date such as 2021-09-30, not a time (2026-12-01 09:00)" in str(err.value)
+    assert "datetime.datetime" not in str(err.value)
