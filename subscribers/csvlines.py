@@ -24,7 +24,9 @@ from subscribers.errors import ImportFailed
 MAX_ROW = 100_000  # characters; the widest good row is far smaller (fields.py limits)
 _EOL = re.compile(rb"\r\n|\n|\r")
 _BOM = b"\xef\xbb\xbf"
-Line = tuple[int, str | None]  # (line number, text); None for a line longer than MAX_ROW
+# (line number, text, whole): a line longer than the limit has only its head, to name it.
+Line = tuple[int, str, bool]
+_HEAD = 320
 
 
 class RowTooLong(Exception):
@@ -53,14 +55,14 @@ class LineSource:
         item = next(self._lines, None)
         if item is None:
             return None
-        offset, data = item
+        offset, data, whole = item
         self._number += 1
-        if data is None:
-            return self._number, None
+        if not whole:
+            return self._number, data[:_HEAD].decode("utf-8", "replace"), False
         if self._number == 1 and data.startswith(_BOM):
             data, offset = data[3:], offset + 3
         try:
-            return self._number, data.decode("utf-8")
+            return self._number, data.decode("utf-8"), True
         except UnicodeDecodeError as exc:
             raise ImportFailed(
                 f"{self.name} is not UTF-8 text: byte 0x{data[exc.start]:02x} at byte offset "
@@ -68,8 +70,8 @@ class LineSource:
                 "as UTF-8 and try again"
             ) from None
 
-    def _split(self) -> Iterator[tuple[int, bytes | None]]:
-        """(file offset, bytes) per line; (offset, None) once for a line past the limit."""
+    def _split(self) -> Iterator[tuple[int, bytes, bool]]:
+        """(file offset, bytes, True) per line; (offset, head, False) for a line past the limit."""
         buf = b""
         base = 0  # file offset of buf[0]
         skipping = False  # inside a line already reported as too long
@@ -85,19 +87,19 @@ class LineSource:
                 if skipping:
                     skipping = False
                 else:
-                    yield base + start, buf[start:end]
+                    yield base + start, buf[start:end], True
                 start = end
             buf = buf[start:]
             base += start
             self.position = base
             if eof:
                 if buf and not skipping:
-                    yield base, buf
+                    yield base, buf, True
                 self.position = base + len(buf)
                 return
             if len(buf) > self._limit:
                 if not skipping:
-                    yield base, None
+                    yield base, buf[:_HEAD], False
                     skipping = True
                 base += len(buf)
                 buf = b""
@@ -121,8 +123,8 @@ class Rows:
         if item is None:
             raise StopIteration
         self.lines.append(item)
-        text = item[1]
-        if text is None:
+        _number, text, whole = item
+        if not whole:
             raise RowTooLong
         self._size += len(text)
         if self._size > self.limit:
@@ -152,9 +154,15 @@ class Rows:
             return first, f"the row is longer than {self.limit:,} characters"
         if str(exc) == "unexpected end of data":
             return first, "a quoted cell is not closed before the end of the file"
+        if many:
+            last = self.lines[-1][0]
+            return first, (
+                f"a quoted cell is not closed on this line (the CSV reader stopped at line "
+                f"{last}: {exc})"
+            )
         return first, f"the CSV cannot be read here: {exc}"
 
     def first_cell(self) -> str:
         """The start of the current row's first line, to name a row that did not parse."""
-        text = self.lines[0][1] if self.lines else None
-        return (text or "").split(",", 1)[0].strip().strip('"')[:320]
+        text = self.lines[0][1] if self.lines else ""
+        return text.split(",", 1)[0].strip().strip('"')[:_HEAD]

@@ -103,6 +103,8 @@ def init(ctx: click.Context, database_url: str, force: bool, new_secret: bool) -
     Example:
       mailer init --database-url sqlite:///./mailer.db
     """
+    if any(ord(ch) < 32 for ch in database_url):
+        raise click.BadParameter("contains a control character", param_hint="--database-url")
     path = Path(app(ctx).config or DEFAULT_CONFIG)
     if path.exists() and not force:
         raise click.ClickException(f"{path} already exists; use --force to replace it")
