@@ -111,7 +111,7 @@ def test_control_characters_in_names_are_rejected_tabs_allowed_in_attributes(
 
 def test_not_utf8_names_the_real_offset_and_line(engine: Engine, news: str, tmp_path: Path) -> None:
     head = "email,name\n" + "".join(f"u{i}@example.org,Ü{i}\n" for i in range(5000))
-    bad_line = "z@example.org,Zo".encode() + b"\xeb" + b"\n"
+    bad_line = b"z@example.org,Zo" + b"\xeb" + b"\n"
     data = head.encode() + bad_line + b"y@example.org,Y\n"
     path = tmp_path / "latin1.csv"
     path.write_bytes(data)
