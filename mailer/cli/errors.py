@@ -15,7 +15,6 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from mailer.cli.context import shown
-from mailer.settings import redact_url
 
 _WORD = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -38,9 +37,14 @@ def _code(exc: BaseException) -> str:
     return _WORD.sub("_", name).lower()
 
 
+# A URL with a password inside any message (not only a settings value).
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^/\s]*@")
+
+
 def _clean(message: str) -> str:
     """Line by line: the message's own line breaks stay, every other control is shown."""
-    return "\n".join(shown(line) for line in redact_url(message).split("\n"))
+    message = _URL_PASSWORD.sub(r"\1***@", message)
+    return "\n".join(shown(line) for line in message.split("\n"))
 
 
 def as_click_error(exc: BaseException) -> CliError:
