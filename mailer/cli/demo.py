@@ -33,6 +33,8 @@ LIST = "lmec-news"
 # Left in a workspace the demo made, so a later run may empty it again: a
 # folder without it is the user's, and the demo never deletes it.
 MARKER = ".mailer-demo-workspace"
+# What a demo made before the marker existed: such a folder is still the demo's.
+_EARLIER_DEMO = {"mailer.db", "mailer.db-wal", "mailer.db-shm", "preview.html", "received"}
 POSTAL = "No.5 Houyingfang Hutong, Xicheng District, Beijing, 100035, P. R. China"
 
 
@@ -41,7 +43,8 @@ def prepare_workspace(workspace: Path) -> None:
     if workspace.exists() and not workspace.is_dir():
         raise click.ClickException(f"{workspace} is a file, not a folder for the demo")
     if workspace.is_dir() and any(workspace.iterdir()):
-        if not (workspace / MARKER).is_file():
+        names = {p.name for p in workspace.iterdir()}
+        if not (workspace / MARKER).is_file() and not names <= _EARLIER_DEMO:
             raise click.ClickException(
                 f"{workspace} is not empty and was not made by `mailer demo`; "
                 "choose another folder with --workspace (nothing was deleted)"

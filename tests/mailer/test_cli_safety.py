@@ -154,3 +154,13 @@ def test_stored_control_characters_never_reach_the_terminal(workdir: Path, db_ur
     assert "Eve\\x1b[2J\\x07\\x9b31m" in text
     as_json = runner.invoke(cli, ["subscribers", "show", "a@example.org", "--json"], env=env)
     assert json.loads(as_json.output)["subscriber"]["name"] == "Eve\x1b[2J\x07\x9b31m"
+
+
+def test_demo_reuses_a_workspace_from_before_the_marker(workdir: Path) -> None:
+    old = workdir / "demo-workspace"
+    (old / "received" / "new").mkdir(parents=True)
+    (old / "mailer.db").write_bytes(b"")
+    (old / "preview.html").write_text("<p>old</p>")
+    result = CliRunner().invoke(cli, ["demo"], env={})
+    assert result.exit_code == 0, result.output
+    assert (old / ".mailer-demo-workspace").is_file()
