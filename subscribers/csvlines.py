@@ -16,13 +16,12 @@ from __future__ import annotations
 import csv
 import re
 from collections import deque
-from collections.abc import Iterator
 from typing import BinaryIO
 
 from subscribers.errors import ImportFailed
 
 MAX_ROW = 100_000  # characters; the widest good row is far smaller (fields.py limits)
-_EOL = re.compile(rb"\r\n|\n|\r")
+_BARE_CR = re.compile(rb"(?<=\r)(?!\n)")  # splits after a CR that is not part of a CRLF
 _BOM = b"\xef\xbb\xbf"
 # (line number, text, whole): a line longer than the limit has only its head, to name it.
 Line = tuple[int, str, bool]
@@ -34,17 +33,21 @@ class RowTooLong(Exception):
 
 
 class LineSource:
-    """Physical lines (ending in CRLF, LF or CR) with their numbers; lines can be put back."""
+    """Physical lines (ending in CRLF, LF or CR) with their numbers; lines can be put back.
 
-    def __init__(self, raw: BinaryIO, name: str, limit: int = MAX_ROW, block: int = 1 << 16):
+    The common case (LF or CRLF endings) is one C-level readline per line;
+    bare CRs and lines past the limit take a slower path.
+    """
+
+    def __init__(self, raw: BinaryIO, name: str, limit: int = MAX_ROW) -> None:
         self.name = name
         self.position = 0  # bytes read and split into lines, for the progress bar
-        self._raw = raw
+        self._readline = raw.readline
         self._limit = limit
-        self._block = block
         self._number = 0
         self._pending: deque[Line] = deque()
-        self._lines = self._split()
+        self._split: deque[bytes] = deque()  # the rest of a read that held bare CRs
+        self._carry = b""  # an unfinished line from the end of such a read
 
     def put_back(self, lines: list[Line]) -> None:
         self._pending.extendleft(reversed(lines))
@@ -52,12 +55,14 @@ class LineSource:
     def next(self) -> Line | None:
         if self._pending:
             return self._pending.popleft()
-        item = next(self._lines, None)
-        if item is None:
+        data = self._split.popleft() if self._split else self._read()
+        if not data:
             return None
-        offset, data, whole = item
+        offset = self.position
+        self.position += len(data)
         self._number += 1
-        if not whole:
+        if len(data) > self._limit and data[-1:] not in (b"\n", b"\r"):
+            self._skip_rest()
             return self._number, data[:_HEAD].decode("utf-8", "replace"), False
         if self._number == 1 and data.startswith(_BOM):
             data, offset = data[3:], offset + 3
@@ -70,39 +75,25 @@ class LineSource:
                 "as UTF-8 and try again"
             ) from None
 
-    def _split(self) -> Iterator[tuple[int, bytes, bool]]:
-        """(file offset, bytes, True) per line; (offset, head, False) for a line past the limit."""
-        buf = b""
-        base = 0  # file offset of buf[0]
-        skipping = False  # inside a line already reported as too long
+    def _read(self) -> bytes:
+        data = self._carry + self._readline(self._limit + 1 - len(self._carry))
+        self._carry = b""
+        cr = data.find(b"\r")
+        if cr < 0 or cr == len(data) - 1 or (cr == len(data) - 2 and data[-1:] == b"\n"):
+            return data  # no CR, or only the CR of a final CRLF (or a final CR)
+        parts = _BARE_CR.split(data)
+        if parts[-1][-1:] not in (b"\n", b"\r") and len(parts) > 1:
+            self._carry = parts.pop()  # the line goes on in the next read
+        self._split.extend(parts[1:])
+        return parts[0]
+
+    def _skip_rest(self) -> None:
+        """Read past the rest of a line already reported as too long."""
         while True:
-            block = self._raw.read(self._block)
-            eof = not block
-            buf += block
-            start = 0
-            for m in _EOL.finditer(buf):
-                end = m.end()
-                if not eof and end == len(buf) and buf[-1:] == b"\r":
-                    break  # perhaps the first half of a CRLF: wait for the next block
-                if skipping:
-                    skipping = False
-                else:
-                    yield base + start, buf[start:end], True
-                start = end
-            buf = buf[start:]
-            base += start
-            self.position = base
-            if eof:
-                if buf and not skipping:
-                    yield base, buf, True
-                self.position = base + len(buf)
+            chunk = self._split.popleft() if self._split else self._read()
+            self.position += len(chunk)
+            if not chunk or chunk[-1:] in (b"\n", b"\r"):
                 return
-            if len(buf) > self._limit:
-                if not skipping:
-                    yield base, buf[:_HEAD], False
-                    skipping = True
-                base += len(buf)
-                buf = b""
 
 
 class Rows:
