@@ -37,7 +37,7 @@ def import_(ctx: click.Context, file: Path, list_slug: str, confirmed: bool, as_
     a: App = app(ctx)
     stdin = str(file) == "-"
     size = file.stat().st_size if not stdin and file.is_file() else 0
-    label = "standard input" if stdin else file.name
+    label = "standard input" if stdin else shown(file.name)
     source = sys.stdin.buffer if stdin else file
     with a.session() as s, byte_progress(a, size, f"Importing {label}") as progress:
         report = import_csv(s, source, list_slug, confirmed=confirmed, progress=progress)

@@ -164,3 +164,19 @@ def test_demo_reuses_a_workspace_from_before_the_marker(workdir: Path) -> None:
     result = CliRunner().invoke(cli, ["demo"], env={})
     assert result.exit_code == 0, result.output
     assert (old / ".mailer-demo-workspace").is_file()
+
+
+def test_the_progress_bar_prints_a_file_name_literally() -> None:
+    import io
+
+    from rich.console import Console
+
+    from mailer.cli.context import App
+    from mailer.cli.progress import byte_progress
+
+    a = App(None)
+    out = io.StringIO()
+    a.err = Console(file=out, force_terminal=True, markup=False, width=100)
+    with byte_progress(a, 100, "Importing [/bold]x.csv") as progress:
+        progress(50)
+    assert "Importing [/bold]x.csv" in out.getvalue()
