@@ -192,20 +192,27 @@ def _number(path: Path, value: Any, line: int | None) -> int | None:
     return value
 
 
+def _datetime_or_text(text: str) -> dt.datetime | str:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+
+
 def _date(path: Path, value: Any, line: int | None) -> dt.date | None:
     if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
         return value
-    if isinstance(value, dt.datetime):  # YAML reads `2026-12-01 09:00` as a datetime
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            value = _datetime_or_text(value.strip())
+    if isinstance(value, dt.datetime):  # YAML reads `2026-12-01 09:00:00` as a datetime
         raise ContentError(
             path,
             f"date: expected a date such as 2021-09-30, not a time ({value:%Y-%m-%d %H:%M})",
             line,
         )
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
     raise ContentError(path, f"date: {value!r} is not a date such as 2021-09-30", line)
 
 

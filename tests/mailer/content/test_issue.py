@@ -77,8 +77,9 @@ def test_language_variants_share_a_slug(tmp_path: Path) -> None:
         load_issue_set(en)
 
 
-def test_a_date_with_a_time_says_expected_a_date(tmp_path: Path) -> None:
-    path = write(tmp_path, "timed.md", "---\nsubject: Hi\ndate: 2026-12-01 09:00\n---\nBody\n")
+@pytest.mark.parametrize("value", ["2026-12-01 09:00", "2026-12-01 09:00:00", "2026-12-01T09:00"])
+def test_a_date_with_a_time_says_expected_a_date(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, "timed.md", f"---\nsubject: Hi\ndate: {value}\n---\nBody\n")
     with pytest.raises(ContentError) as err:
         load_issue(path)
     assert "expected a date such as 2021-09-30, not a time (2026-12-01 09:00)" in str(err.value)
