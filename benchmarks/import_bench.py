@@ -7,7 +7,12 @@ realistic rows, then in fresh child processes (so peak RSS is per run):
   * mailer: `import_csv` into a migrated SQLite database, one list.
 It prints rows/s, peak RSS and mailer's speed as a ratio of the baseline's.
 
-    python benchmarks/import_bench.py [--rows 100000 1000000] [--keep DIR]
+With --bad-mb it also imports files of that many megabytes of bad rows (wrong
+field counts, control characters, quotes never closed, 1 MB cells) and
+prints the peak RSS of each as a ratio of the smallest: rejected rows are
+kept on disk, so the ratio should stay near 1.
+
+    python benchmarks/import_bench.py [--rows 100000 1000000] [--bad-mb 20 200] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -87,6 +92,40 @@ def run_baseline(csv_path: Path, db: Path) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
+BAD_ROWS = (
+    "x@example.org,one,two,three,four,five,six\n"  # too many fields
+    "esc@example.org,Eve\x1b[2J,en,CN,Org\n"  # a control character in the name
+    '"open@example.org,never closed\n'  # a quote that never closes
+    "not-an-address,Nobody,en,CN,Org\n"
+)
+
+
+def make_bad_csv(path: Path, megabytes: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("email,name,language,country,organization\n")
+        block = BAD_ROWS * 1000
+        for i in range(megabytes * 1_000_000 // len(block)):
+            f.write(block)
+            if i % 50 == 0:
+                f.write("huge@example.org,Huge," + "x" * 1_000_000 + "\n")
+
+
+def run_mailer_bad(csv_path: Path, db: Path) -> tuple[int, float]:
+    """Like run_mailer, for a file of bad rows: the count is of rows rejected."""
+    from mailer.db import make_engine, session_scope, upgrade
+    from subscribers.importer import import_csv
+    from subscribers.lists import create_list
+
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    with session_scope(engine) as s:
+        create_list(s, "bench", double_opt_in=False)
+    start = time.perf_counter()
+    with session_scope(engine) as s:
+        report = import_csv(s, csv_path, "bench")
+    return report.rejected_count, time.perf_counter() - start
+
+
 def run_mailer(csv_path: Path, db: Path) -> tuple[int, float]:
     """Times the import alone: schema and list are set up before the clock starts."""
     from mailer.db import make_engine, session_scope, upgrade
@@ -108,7 +147,8 @@ def run_mailer(csv_path: Path, db: Path) -> tuple[int, float]:
 
 def child(mode: str, csv_path: str, db: str) -> None:
     """Runs one measurement and prints JSON: rows, seconds, peak RSS in MiB."""
-    rows, seconds = (run_baseline if mode == "baseline" else run_mailer)(Path(csv_path), Path(db))
+    run = {"baseline": run_baseline, "mailer": run_mailer, "bad": run_mailer_bad}[mode]
+    rows, seconds = run(Path(csv_path), Path(db))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"rows": rows, "seconds": seconds, "rss_mib": rss}))
 
@@ -130,6 +170,7 @@ def measure(mode: str, csv_path: Path, workdir: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--bad-mb", type=int, nargs="*", default=[], help="Sizes of bad files.")
     parser.add_argument("--keep", type=Path, help="Keep generated files in this folder.")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -158,6 +199,24 @@ def main() -> None:
             "mailer's time covers the whole import (checking, merging, subscribing to a list);"
             " the baseline only inserts. Aim: >= 50,000 rows/s, RSS < 150 MiB at every size."
         )
+        if args.bad_mb:
+            bad_files(sorted(args.bad_mb), workdir)
+
+
+def bad_files(sizes: list[int], workdir: Path) -> None:
+    print(f"\n{'bad MB':>8} {'rejected':>12} {'rejected/s':>11} {'peak RSS':>9} {'RSS ratio':>10}")
+    first = None
+    for megabytes in sizes:
+        csv_path = workdir / f"bad-{megabytes}.csv"
+        make_bad_csv(csv_path, megabytes)
+        got = measure("bad", csv_path, workdir)
+        csv_path.unlink()
+        first = first or got["rss_mib"]
+        print(
+            f"{megabytes:>8} {got['rows']:>12,.0f} {got['rows'] / got['seconds']:>11,.0f}"
+            f" {got['rss_mib']:>5.0f} MiB {got['rss_mib'] / first:>10.2f}"
+        )
+    print("Rejected rows are kept on disk: the RSS ratio should stay near 1 at every size.")
 
 
 if __name__ == "__main__":

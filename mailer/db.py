@@ -7,8 +7,10 @@ migrations/ are the only way the schema is made or changed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailer.errors import DatabaseNotReady, SettingsError
 from mailer.resources import migrations_dir
+from mailer.settings import redact_url
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -44,7 +47,7 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise SettingsError([f"database_url: {url!r} is not a database URL"]) from None
+        raise SettingsError([f"database_url: {redact_url(url)!r} is not a database URL"]) from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     engine = create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
@@ -70,7 +73,37 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+def sqlite_path(engine: Engine) -> Path | None:
+    """The file of a SQLite database (None for PostgreSQL or an in-memory one)."""
+    name = engine.url.database
+    if (
+        engine.dialect.name != "sqlite"
+        or not name
+        or name == ":memory:"
+        or name.startswith("file:")
+    ):
+        return None
+    return Path(name)
+
+
+def _create_private(engine: Engine) -> None:
+    """Make a new SQLite file readable by its owner only: it holds personal data.
+
+    SQLite gives its -wal and -shm files the database file's mode.
+    """
+    path = sqlite_path(engine)
+    if path is None or path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # made meanwhile by another process: theirs to set up
+    except OSError as exc:
+        raise DatabaseNotReady(f"cannot create the database file {path}: {exc.strerror}") from None
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    _create_private(engine)
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
 
@@ -84,8 +117,22 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def require_file(engine: Engine) -> None:
+    """Fail clearly, before connecting creates it empty, if a SQLite file is missing."""
+    path = sqlite_path(engine)
+    if path is not None and not path.exists():
+        raise DatabaseNotReady(
+            f"there is no database at {path}: to start, run `mailer init` "
+            "(or set MAILER_DATABASE_URL, or pass --config FILE)"
+        )
+
+
 def require_current(engine: Engine) -> None:
-    """Fail clearly unless the database exists and is migrated to head."""
+    """Fail clearly unless the database exists and is migrated to head.
+
+    A missing SQLite file is reported, not created empty by connecting to it.
+    """
+    require_file(engine)
     try:
         current = current_revision(engine)
     except OperationalError as exc:

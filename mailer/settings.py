@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -88,6 +89,14 @@ class Settings:
         return out
 
 
+_URL_PASSWORD = re.compile(r"((?:^|://)[^/@:]*:)[^/]*@")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ***, even when it does not parse."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
+
+
 def key_of(name: str) -> str:
     """The TOML key of a settings field (``from`` for ``from_address``)."""
     meta = {f.name: f.metadata for f in fields(Settings)}[name]
@@ -98,18 +107,26 @@ def env_of(name: str) -> str:
     return "MAILER_" + key_of(name).upper()
 
 
+def _shown(name: str, raw: Any) -> str:
+    """A value for an error message: a secret's value never, only its type."""
+    secret = {f.name: f.metadata["secret"] for f in fields(Settings)}[name]
+    if secret or name == "database_url":
+        return f"{type(raw).__name__} (the value is not shown)"
+    return repr(raw)
+
+
 def _coerce(name: str, kind: Any, raw: Any, source: str, problems: list[str]) -> Any:
     try:
         if kind in ("int", int):
             if isinstance(raw, bool) or not str(raw).strip().lstrip("-").isdigit():
-                raise ValueError(f"expected a whole number, got {raw!r}")
+                raise ValueError(f"expected a whole number, got {_shown(name, raw)}")
             return int(raw)
         if kind in ("float", float):
             if isinstance(raw, bool):
-                raise ValueError(f"expected a number, got {raw!r}")
+                raise ValueError(f"expected a number, got {_shown(name, raw)}")
             return float(raw)
         if not isinstance(raw, str):
-            raise ValueError(f"expected text, got {raw!r}")
+            raise ValueError(f"expected text, got {_shown(name, raw)}")
         return raw.strip()
     except ValueError as exc:
         problems.append(f"{source}: {exc}")
@@ -139,7 +156,10 @@ def _check(s: Settings, origin: Mapping[str, str], problems: list[str]) -> None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         bad("base_url", f"{s.base_url!r} is not an http(s) URL")
     if "://" not in s.database_url:
-        bad("database_url", f"{s.database_url!r} is not a database URL such as sqlite:///mailer.db")
+        bad(
+            "database_url",
+            f"{redact_url(s.database_url)!r} is not a database URL such as sqlite:///mailer.db",
+        )
     for name in ("workers", "messages_per_connection"):
         if getattr(s, name) < 1:
             bad(name, "must be at least 1")

@@ -19,92 +19,98 @@ from __future__ import annotations
 
 import csv
 import functools
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from subscribers import bulk
 from subscribers.addresses import parse_address
-from subscribers.csvio import CountingReader, Header, read_header, restore_cell
+from subscribers.csvio import Header, read_header, restore_cell
+from subscribers.csvlines import LineSource, Rows, RowTooLong
 from subscribers.errors import ImportFailed, InvalidInput
-from subscribers.fields import MAX_ATTR_VALUE, MAX_NAME, check_language
+from subscribers.fields import CONTROL, MAX_ATTR_VALUE, MAX_NAME, check_language, control_problem
 from subscribers.lists import get_list
 from subscribers.members import initial_status
 from subscribers.merge import MergeSql
 from subscribers.models import Subscriber, SubscriptionStatus, utcnow
+from subscribers.rejections import Rejection, RejectionLog
+
+__all__ = ["ImportReport", "Rejection", "import_csv"]
 
 CHUNK = 5000
 _to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    line: int
-    email: str
-    reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "email": self.email, "reason": self.reason}
-
-
 @dataclass
 class ImportReport:
-    """Counts are per address; duplicate lines of one address are merged first."""
+    """Counts are per address; duplicate lines of one address are merged first.
+
+    ``rejected`` lives on disk (RejectionLog): iterate it, or take its len.
+    """
 
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
+    rejected: RejectionLog = field(default_factory=RejectionLog)
     duplicates: int = 0  # lines merged into an earlier line of the same address
 
-    def as_dict(self) -> dict[str, Any]:
+    @property
+    def rejected_count(self) -> int:
+        return len(self.rejected)
+
+    def counts(self) -> dict[str, int]:
         return {
             "added": self.added,
             "updated": self.updated,
             "unchanged": self.unchanged,
-            "rejected": [r.as_dict() for r in self.rejected],
+            "duplicates": self.duplicates,
         }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything, rejected rows included (all in memory: for small imports and tests)."""
+        return {**self.counts(), "rejected": [r.as_dict() for r in self.rejected]}
 
 
 def import_csv(
     session: Session,
-    path: Path,
+    source: Path | BinaryIO,
     list_slug: str,
     *,
     confirmed: bool = False,
     progress: Callable[[int], None] | None = None,
+    name: str | None = None,
 ) -> ImportReport:
-    """Import ``path`` into ``list_slug``; ``progress`` gets bytes read so far.
+    """Import a CSV file (a path, or an open binary stream such as stdin) into ``list_slug``.
 
-    Raises ImportFailed (or NotFound for the list) for problems with the
-    whole file; the caller's rollback then leaves the database untouched.
+    ``progress`` gets the bytes read so far; ``name`` names a stream in
+    messages and in the consent source. Raises ImportFailed (or NotFound for
+    the list) for problems with the whole file; the caller's rollback then
+    leaves the database untouched. A bad row is only ever that row's problem.
     """
     ml = get_list(session, list_slug)
-    try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed with `text` below
-    except OSError as exc:
-        raise ImportFailed(f"cannot read {path}: {exc.strerror}") from None
-    counting = CountingReader(raw)
-    text = io.TextIOWrapper(io.BufferedReader(counting), encoding="utf-8-sig", newline="")
+    if isinstance(source, Path):
+        name = name or source.name
+        try:
+            raw: BinaryIO = open(source, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise ImportFailed(f"cannot read {source}: {exc.strerror}") from None
+    else:
+        raw, name = source, name or "stdin"
     conn = session.connection()
     sql = MergeSql(conn.dialect)
     report = ImportReport()
     conn.exec_driver_sql(sql.drop_staging)
     conn.exec_driver_sql(sql.create_staging)
     try:
-        with text:
-            _stage(conn, sql, text, counting, report, progress)
-    except UnicodeDecodeError as exc:
-        raise ImportFailed(
-            f"{path} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} near byte "
-            f"{counting.position} cannot be decoded; save the file as UTF-8 and try again"
-        ) from None
+        _stage(conn, sql, LineSource(raw, name), report, progress)
+    finally:
+        if isinstance(source, Path):
+            raw.close()
     status = initial_status(ml, confirmed)
     now = bulk.binder(Subscriber.__table__.c.created_at, conn.dialect)(utcnow())
     params = {
@@ -113,51 +119,52 @@ def import_csv(
         "confirm": confirmed,
         "now": now,
         "confirmed_at": now if status is SubscriptionStatus.CONFIRMED else None,
-        "source": f"import:{Path(path).name}",
+        "source": f"import:{name}",
     }
     _merge(conn, sql, params, report)
     conn.exec_driver_sql(sql.drop_staging)
-    report.rejected.sort(key=lambda r: r.line)
     return report
 
 
 def _stage(
     conn: Connection,
     sql: MergeSql,
-    text: io.TextIOWrapper,
-    counting: CountingReader,
+    source: LineSource,
     report: ImportReport,
     progress: Callable[[int], None] | None,
 ) -> None:
-    """Pass one: check each row; good ones go to the staging table."""
-    reader = csv.reader(text)
-    header = read_header(reader)
+    """Pass one: check each row; good ones go to the staging table, bad ones to disk."""
+    rows_in = Rows(source)
+    try:
+        header = read_header(rows_in.reader)
+    except (RowTooLong, csv.Error) as exc:
+        raise ImportFailed(f"the header row cannot be read: {exc or 'it is too long'}") from None
     write = _writer(conn, sql)
     rows: list[tuple[Any, ...]] = []
-    reject = report.rejected.append
-    start = reader.line_num + 1
-    try:
-        for fields in reader:
-            line, start = start, reader.line_num + 1
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue  # a blank line
-            try:
-                rows.append((line, *_check_row(fields, header)))
-            except InvalidInput as exc:
-                email = fields[header.email].strip() if header.email < len(fields) else ""
-                reject(Rejection(line, email, str(exc)))
-                continue
-            if len(rows) >= CHUNK:
-                write(rows)
-                rows = []
-                if progress is not None:
-                    progress(counting.position)
-    except csv.Error as exc:
-        raise ImportFailed(f"line {reader.line_num}: the CSV cannot be read: {exc}") from None
+    report.rejected.new_run()
+    reject = report.rejected.add
+    while (item := rows_in.read()) is not None:
+        line, fields = item
+        if isinstance(fields, str):  # the row could not be read as CSV
+            reject(line, rows_in.first_cell(), fields)
+            continue
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue  # a blank line
+        try:
+            rows.append((line, *_check_row(fields, header)))
+        except InvalidInput as exc:
+            email = fields[header.email].strip() if header.email < len(fields) else ""
+            reject(line, email, str(exc))
+            continue
+        if len(rows) >= CHUNK:
+            write(rows)
+            rows = []
+            if progress is not None:
+                progress(source.position)
     if rows:
         write(rows)
     if progress is not None:
-        progress(counting.position)
+        progress(source.position)
 
 
 # A file holds a handful of distinct language tags: check each once.
@@ -190,14 +197,16 @@ def _check_row(fields: list[str], h: Header) -> tuple[Any, ...]:
         raise InvalidInput("row", f"has {len(fields)} fields; the header has {n}")
     if len(fields) < n:
         fields = fields + [""] * (n - len(fields))
-    joined = "\x1f".join(fields)
+    joined = "\t".join(fields)
     if "'" in joined:
         fields = [restore_cell(v.strip()) for v in fields]
-    if "\r" in joined or "\n" in joined or "\x00" in joined:
-        bad = next(i for i, v in enumerate(fields) if "\r" in v or "\n" in v or "\x00" in v)
-        raise InvalidInput(h.columns[bad], "contains a line break or NUL character")
+    if CONTROL.search(joined):
+        bad = next(i for i, v in enumerate(fields) if CONTROL.search(v))
+        raise InvalidInput(h.columns[bad], control_problem(fields[bad]) or "")
     address = parse_address(fields[h.email])
     name = fields[h.name].strip() if h.name >= 0 else ""
+    if "\t" in name:
+        raise InvalidInput("name", "contains a tab")
     if len(name) > MAX_NAME:
         raise InvalidInput("name", f"is {len(name)} characters long (at most {MAX_NAME})")
     language = _language(fields[h.language]) if h.language >= 0 else None
@@ -261,8 +270,11 @@ def _reject(
     report: ImportReport,
     reason: str,
 ) -> None:
-    found = conn.execute(select_rows, params).all()
-    report.rejected.extend(Rejection(line, email, reason) for line, email in found)
+    report.rejected.new_run()
+    found = False
+    for line, email in conn.execute(select_rows, params):
+        report.rejected.add(line, email, reason)
+        found = True
     if found:
         conn.execute(delete_rows, params)
 

@@ -6,9 +6,11 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from subscribers.errors import AlreadyExists, InvalidInput, NotFound
+from subscribers.fields import CONTROL
 from subscribers.models import MailingList, Subscription, SubscriptionStatus
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?")
@@ -38,6 +40,15 @@ class ListSummary:
         }
 
 
+def check_title(field: str, value: str, *, multiline: bool = False) -> str:
+    """Titles and descriptions are shown on terminals and pages: no control characters."""
+    allowed = "\n\t" if multiline else ""
+    bad = next((ch for ch in value if CONTROL.match(ch) and ch not in allowed), None)
+    if bad is not None:
+        raise InvalidInput(field, f"contains the control character U+{ord(bad):04X}")
+    return value
+
+
 def check_slug(slug: str) -> str:
     if not _SLUG.fullmatch(slug):
         raise InvalidInput(
@@ -58,6 +69,8 @@ def create_list(
     public: bool = True,
 ) -> MailingList:
     check_slug(slug)
+    check_title("title", title or "")
+    check_title("description", description, multiline=True)
     if session.scalar(select(MailingList.id).where(MailingList.slug == slug)) is not None:
         raise AlreadyExists(f"a list named {slug!r} already exists")
     ml = MailingList(
@@ -107,7 +120,17 @@ def summarize_list(session: Session, slug: str) -> ListSummary:
 
 
 def remove_list(session: Session, slug: str) -> None:
-    """Delete a list and its subscriptions; the subscribers themselves stay."""
+    """Delete a list and its subscriptions; the subscribers themselves stay.
+
+    Something that still refers to the list (a campaign's delivery history)
+    makes this an InvalidInput, never a database error.
+    """
     ml = get_list(session, slug)
-    session.delete(ml)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.delete(ml)
+            session.flush()
+    except IntegrityError:
+        raise InvalidInput(
+            "list", f"{slug!r} is still referred to (by campaigns) and cannot be removed"
+        ) from None

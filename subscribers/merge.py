@@ -44,7 +44,7 @@ class MergeSql:
 
         self.suppressed_rows = text(
             "SELECT line, email FROM import_rows "
-            "WHERE hash IN (SELECT email_hash FROM suppressions)"
+            "WHERE hash IN (SELECT email_hash FROM suppressions) ORDER BY line"
         )
         self.delete_suppressed = text(
             "DELETE FROM import_rows WHERE hash IN (SELECT email_hash FROM suppressions)"
@@ -59,7 +59,7 @@ class MergeSql:
             " WHERE subscriber_id IS NOT NULL"
         )
         self.unsubscribed_rows = text(
-            "SELECT line, email FROM import_rows WHERE status = 'unsubscribed'"
+            "SELECT line, email FROM import_rows WHERE status = 'unsubscribed' ORDER BY line"
         )
         self.delete_unsubscribed = text("DELETE FROM import_rows WHERE status = 'unsubscribed'")
 

@@ -10,21 +10,34 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from mailer import __version__
-from mailer.cli.context import App
+from mailer.cli.context import App, print_json
+from mailer.cli.errors import as_click_error, error_object, wants_json
 from mailer.errors import MailerError
 from subscribers.errors import SubscribersError
 
 
 class MailerGroup(click.Group):
-    """The top group: turns the service's own errors into a message and exit 1."""
+    """The top group: turns the service's own errors into a message and exit 1.
+
+    Under --json the error is a JSON object on stdout instead, so a script
+    reading stdout always gets JSON (see mailer.cli.errors).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
+        as_json = wants_json(ctx.args)
         try:
             return super().invoke(ctx)
-        except (MailerError, SubscribersError) as exc:
-            raise click.ClickException(str(exc)) from None
+        except (MailerError, SubscribersError, OperationalError, click.ClickException) as exc:
+            if not as_json:
+                if isinstance(exc, click.ClickException):
+                    raise  # click's own, with its usage hint
+                raise as_click_error(exc) from None
+            error = as_click_error(exc)
+        print_json(error_object(error))
+        ctx.exit(error.exit_code)
 
 
 @click.group(cls=MailerGroup, context_settings={"help_option_names": ["-h", "--help"]})

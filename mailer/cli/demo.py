@@ -7,7 +7,10 @@ SMTP server on loopback (aiosmtpd) that stores what it receives in a Maildir.
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import secrets
+import shlex
 import shutil
 from pathlib import Path
 
@@ -27,7 +30,30 @@ from subscribers.lists import create_list, summarize_list
 from subscribers.models import utcnow
 
 LIST = "lmec-news"
+# Left in a workspace the demo made, so a later run may empty it again: a
+# folder without it is the user's, and the demo never deletes it.
+MARKER = ".mailer-demo-workspace"
+# What a demo made before the marker existed: such a folder is still the demo's.
+_EARLIER_DEMO = {"mailer.db", "mailer.db-wal", "mailer.db-shm", "preview.html", "received"}
 POSTAL = "No.5 Houyingfang Hutong, Xicheng District, Beijing, 100035, P. R. China"
+
+
+def prepare_workspace(workspace: Path) -> None:
+    """An empty folder for the demo: made anew, or emptied if a demo made it."""
+    if workspace.exists() and not workspace.is_dir():
+        raise click.ClickException(f"{workspace} is a file, not a folder for the demo")
+    if workspace.is_dir() and any(workspace.iterdir()):
+        names = {p.name for p in workspace.iterdir()}
+        if not (workspace / MARKER).is_file() and not names <= _EARLIER_DEMO:
+            raise click.ClickException(
+                f"{workspace} is not empty and was not made by `mailer demo`; "
+                "choose another folder with --workspace (nothing was deleted)"
+            )
+        shutil.rmtree(workspace)
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / MARKER).write_text(
+        "Made by `mailer demo`, which empties this folder on its next run.\n", encoding="utf-8"
+    )
 
 
 @click.command()
@@ -36,7 +62,8 @@ POSTAL = "No.5 Houyingfang Hutong, Xicheng District, Beijing, 100035, P. R. Chin
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo-workspace"),
     show_default=True,
-    help="Folder for the demo's database, preview and received mail (made anew each run).",
+    help="Folder for the demo's database, preview and received mail (made anew each run;"
+    " a non-empty folder the demo did not make is refused).",
 )
 @click.pass_context
 def demo(ctx: click.Context, workspace: Path) -> None:
@@ -51,9 +78,7 @@ def demo(ctx: click.Context, workspace: Path) -> None:
       mailer demo --workspace /tmp/mailer-demo
     """
     out = app(ctx).out
-    if workspace.exists():
-        shutil.rmtree(workspace)
-    workspace.mkdir(parents=True)
+    prepare_workspace(workspace)
     db_path = workspace / "mailer.db"
     maildir = workspace / "received"
     with MaildirServer(maildir) as server:
@@ -69,7 +94,7 @@ def demo(ctx: click.Context, workspace: Path) -> None:
         )
         engine = make_engine(settings.database_url)
         upgrade(engine)
-        out.print(f"[bold]1.[/] Database: {db_path}")
+        out.print(f"1. Database: {db_path}")
         with session_scope(engine) as s:
             ml = create_list(s, LIST, title="LMEC Newsletter", double_opt_in=True)
             s.expunge(ml)
@@ -78,38 +103,57 @@ def demo(ctx: click.Context, workspace: Path) -> None:
             report = import_csv(s, source, LIST, confirmed=True)
             counts = summarize_list(s, LIST).counts
         out.print(
-            f"[bold]2.[/] List {LIST!r}: imported {source.name} — {report.added} added, "
-            f"{len(report.rejected)} rejected; {counts['confirmed']} confirmed"
+            f"2. List {LIST!r}: imported {source.name} — {report.added} added, "
+            f"{report.rejected_count} rejected; {counts['confirmed']} confirmed"
         )
         issue_file = examples_dir() / "issues" / "lmec-2021-issue-7.md"
         issues = load_issue_set(issue_file)
         preview = workspace / "preview.html"
         factory = compose(issues, settings, ml, "preview").factory(None)
         preview.write_text(factory.variant.html.fill_html(factory.values(SAMPLE)), encoding="utf-8")
-        out.print(f"[bold]3.[/] Rendered {issue_file.name}; preview: {preview}")
+        out.print(f"3. Rendered {issue_file.name}; preview: {preview}")
         with session_scope(engine) as s:
             campaign = campaigns.create_campaign(s, issues, LIST, utcnow())
             campaigns.start_campaign(s, campaign)
             cid = campaign.id
         out.print(
-            f"[bold]4.[/] Sending campaign {cid} through the demo SMTP server "
-            f"on {server.host}:{server.port}"
+            f"4. Sending campaign {cid} through the demo SMTP server on {server.host}:{server.port}"
         )
         final = deliver_in_foreground(App(None, settings=settings, engine=engine), cid)
         received = server.received
     c = final.counts
     out.print(
-        f"[bold]5.[/] Report: {final.recipients} recipients — sent {c['sent']}, "
+        f"5. Report: {final.recipients} recipients — sent {c['sent']}, "
         f"failed {c['failed']}, deferred {c['deferred']}, skipped {c['skipped']}, "
         f"in doubt {final.in_doubt}; campaign {final.status}"
     )
     out.print(f"    The server received {received} messages, stored in {maildir}/new/")
-    out.print(
-        f"    Open {preview} in a browser to see the issue; "
-        f"`mailer --config …` is not needed: the demo used {db_path}"
-    )
+    config = workspace / "mailer.toml"
+    write_config(config, db_path, settings)
+    out.print(f"    Open {preview} in a browser to see the issue.")
+    out.print("    Look around with the CLI, using the demo's settings file:")
+    for command in ("campaigns ls", f"campaigns status {cid}", f"lists show {LIST}"):
+        out.print(f"      mailer --config {shlex.quote(str(config))} {command}")
     if c["sent"] != final.recipients or final.status != "finished":
         raise click.ClickException("the demo did not deliver every message")
+
+
+def write_config(path: Path, database: Path, settings: Settings) -> None:
+    """The demo's database and secret key, so `mailer --config` can look at what it did.
+
+    The demo's SMTP server is gone after the run, so sending is left at the defaults.
+    """
+    text = (
+        "# Written by `mailer demo`: its database and secret key.\n"
+        f"database_url = {json.dumps(f'sqlite:///{database.resolve()}', ensure_ascii=False)}\n"
+        f"secret_key = {json.dumps(settings.secret_key)}\n"
+        f"from = {json.dumps(settings.from_address, ensure_ascii=False)}\n"
+        f"organization = {json.dumps(settings.organization, ensure_ascii=False)}\n"
+        f"postal_address = {json.dumps(settings.postal_address, ensure_ascii=False)}\n"
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
 
 
 COMMANDS = [demo]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import click
 from rich.table import Table
+from rich.text import Text
+from sqlalchemy import func, select
 
-from mailer.cli.context import app, print_json
+from mailer.campaigns.models import Campaign
+from mailer.cli.context import app, print_json, shown
 from subscribers import lists as svc
+from subscribers.models import MailingList
 
 
 @click.group("lists")
@@ -89,7 +93,7 @@ def ls(ctx: click.Context, as_json: bool) -> None:
     for x in summaries:
         table.add_row(
             x.slug,
-            x.title,
+            Text(shown(x.title)),
             _opt_in(x.double_opt_in),
             *(str(x.counts[k]) for k in ("confirmed", "unconfirmed", "unsubscribed")),
         )
@@ -112,9 +116,9 @@ def show(ctx: click.Context, name: str, as_json: bool) -> None:
     if as_json:
         print_json(x.as_dict())
         return
-    click.echo(f"{x.slug}: {x.title}")
-    if x.description:
-        click.echo(f"  {x.description}")
+    click.echo(f"{x.slug}: {shown(x.title)}")
+    for line in x.description.splitlines():
+        click.echo(f"  {shown(line)}")
     click.echo(f"  opt-in: {_opt_in(x.double_opt_in)}; {'public' if x.public else 'private'}")
     for status, n in x.counts.items():
         click.echo(f"  {status}: {n}")
@@ -134,6 +138,17 @@ def rm(ctx: click.Context, name: str, yes: bool) -> None:
     """
     with app(ctx).session() as s:
         x = svc.summarize_list(s, name)
+        used = s.scalar(
+            select(func.count())
+            .select_from(Campaign)
+            .join(MailingList)
+            .where(MailingList.slug == name)
+        )
+        if used:
+            raise click.ClickException(
+                f"list {name!r} has {used} campaign{'s' if used != 1 else ''}, whose delivery "
+                "history refers to it; it cannot be removed (nothing was changed)"
+            )
         if not yes:
             click.confirm(
                 f"Delete list {name!r} and its {x.total} subscriptions?", abort=True, err=True

@@ -26,7 +26,7 @@ def byte_progress(app: App, total: int, label: str) -> Iterator[Callable[[int], 
         yield lambda _done: None
         return
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # a file name, not markup
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),

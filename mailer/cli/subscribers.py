@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
-from pathlib import Path
+from typing import Any
 
 import click
 
 from mailer.bounces import summary
-from mailer.cli.context import App, app, print_json
+from mailer.cli.context import app, json_text, print_json, shown
 from mailer.cli.invite import invite, invite_hint
-from mailer.cli.progress import byte_progress
+from mailer.cli.subscriber_csv import export, import_
 from mailer.transport.address import AddressError, WireAddress, wire_address
 from subscribers import members
-from subscribers.exporter import export_csv
-from subscribers.importer import import_csv
-from subscribers.lists import get_list
 
 
 def _attrs(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -90,7 +84,7 @@ def add(
         print_json(out)
     else:
         verb = "Added" if result.created else "Updated"
-        click.echo(f"{verb} {out['email']} on {list_slug!r} ({out['status']}).")
+        click.echo(f"{verb} {shown(out['email'])} on {list_slug!r} ({out['status']}).")
         if out["status"] == "unconfirmed":
             click.echo(invite_hint(list_slug, 1, result.subscriber.email))
 
@@ -121,35 +115,49 @@ def show(ctx: click.Context, email: str, as_json: bool) -> None:
         print_json(info)
         return
     sub, supp = info["subscriber"], info["suppression"]
+    # Every stored value goes through shown(): control characters become visible.
+
+    def echo(text: str) -> None:
+        click.echo(shown(text))
+
     if sub is not None:
-        click.echo(f"{sub['email']}  {sub['name']}".rstrip())
+        echo(f"{sub['email']}  {sub['name']}".rstrip())
         if sub["email_wire"] != sub["email"] or sub["needs_smtputf8"]:
             utf8 = " (needs a server with SMTPUTF8)" if sub["needs_smtputf8"] else ""
-            click.echo(f"  on the wire: {sub['email_wire']}{utf8}")
-        click.echo(f"  language: {sub['language'] or '-'}")
+            echo(f"  on the wire: {sub['email_wire']}{utf8}")
+        echo(f"  language: {sub['language'] or '-'}")
         for key, value in sub["attributes"].items():
-            click.echo(f"  {key}: {value}")
+            echo(f"  {key}: {value}")
         consent = sub["consent"]
-        click.echo(
+        echo(
             f"  consent: {consent['source'] or '-'} at {consent['at'] or '-'}"
             + (f" from {consent['ip']}" if consent["ip"] else "")
         )
         for x in sub["subscriptions"]:
-            click.echo(f"  list {x['list']}: {x['status']} (since {x['created_at']})")
+            echo(f"  list {x['list']}: {_subscription_state(x)}")
     else:
-        click.echo(f"{info['email']}: no subscriber record")
+        echo(f"{info['email']}: no subscriber record")
     if supp is not None:
-        click.echo(f"  SUPPRESSED: {supp['reason']} at {supp['at']} {supp['detail']}".rstrip())
+        echo(f"  SUPPRESSED: {supp['reason']} at {supp['at']} {supp['detail']}".rstrip())
     for e in info["suppression_history"]:
-        click.echo(f"  {e['at'][:19]} {e['action']} ({e['reason']}) {e['detail']}".rstrip())
+        echo(f"  {e['at'][:19]} {e['action']} ({e['reason']}) {e['detail']}".rstrip())
     for b in info["bounces"]:
         status = f" {b['status']}" if b["status"] else ""
-        click.echo(
+        echo(
             f"  {b['at'][:19]} {b['kind']}{status} bounce via {b['source']}, campaign "
             f"{b['campaign'] or '-'}: {b['detail']}"
         )
         if b["diagnostic"]:
-            click.echo(f"    remote server said: {b['diagnostic']}")
+            echo(f"    remote server said: {b['diagnostic']}")
+
+
+def _subscription_state(x: dict[str, Any]) -> str:
+    """The status with the time it began: unsubscribed, confirmed, or created."""
+    if x["status"] == "unsubscribed" and x["unsubscribed_at"]:
+        return f"unsubscribed at {x['unsubscribed_at']} (subscribed {x['created_at']})"
+    if x["status"] == "confirmed" and x["confirmed_at"]:
+        return f"confirmed at {x['confirmed_at']}"
+    return f"{x['status']} (since {x['created_at']})"
 
 
 @group.command("ls")
@@ -179,9 +187,9 @@ def ls(ctx: click.Context, list_slug: str | None, status: str | None, as_json: b
                     "list": slug,
                     "status": st,
                 }
-                write(("\n  " if first else ",\n  ") + json.dumps(item, ensure_ascii=False))
+                write(("\n  " if first else ",\n  ") + json_text(item, indent=None))
             else:
-                write(f"{email}\t{name}\t{language or ''}\t{slug}\t{st}\n")
+                write(f"{shown(email)}\t{shown(name)}\t{language or ''}\t{slug}\t{st}\n")
             first = False
         if as_json:
             write("\n]\n" if not first else "]\n")
@@ -203,9 +211,9 @@ def unsubscribe(ctx: click.Context, email: str, list_slug: str | None) -> None:
     with app(ctx).session() as s:
         changed = members.unsubscribe(s, email, list_slug)
     if changed:
-        click.echo(f"Unsubscribed {email.strip()} from {', '.join(changed)}.")
+        click.echo(f"Unsubscribed {shown(email.strip())} from {', '.join(changed)}.")
     else:
-        click.echo(f"{email.strip()} was already unsubscribed.")
+        click.echo(f"{shown(email.strip())} was already unsubscribed.")
 
 
 @group.command("suppress")
@@ -223,9 +231,9 @@ def suppress(ctx: click.Context, email: str, note: str) -> None:
         row, created = members.suppress(s, email, detail=note)
         reason = row.reason
     if created:
-        click.echo(f"Suppressed {email.strip()}.")
+        click.echo(f"Suppressed {shown(email.strip())}.")
     else:
-        click.echo(f"{email.strip()} was already suppressed ({reason}).")
+        click.echo(f"{shown(email.strip())} was already suppressed ({reason}).")
 
 
 @group.command("unsuppress")
@@ -242,7 +250,7 @@ def unsuppress(ctx: click.Context, email: str, reason: str) -> None:
     with app(ctx).session() as s:
         row = members.unsuppress(s, email, reason)
         was = row.reason
-    click.echo(f"Lifted the {was} suppression of {email.strip()}.")
+    click.echo(f"Lifted the {was} suppression of {shown(email.strip())}.")
 
 
 @group.command("erase")
@@ -257,89 +265,21 @@ def erase(ctx: click.Context, email: str, yes: bool) -> None:
       mailer subscribers erase li.wei@example.org --yes
     """
     if not yes:
-        click.confirm(f"Erase everything stored about {email.strip()}?", abort=True, err=True)
+        click.confirm(
+            f"Erase everything stored about {shown(email.strip())}?", abort=True, err=True
+        )
     with app(ctx).session() as s:
         found = members.erase(s, email)
     if found:
-        click.echo(f"Erased {email.strip()}; a hashed suppression keeps it from coming back.")
-    else:
-        click.echo(f"No subscriber {email.strip()}; recorded a hashed suppression anyway.")
-
-
-@group.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--list", "list_slug", required=True, help="The list to import into.")
-@click.option("--confirmed", is_flag=True, help="Import as confirmed (they already opted in).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-@click.pass_context
-def import_(ctx: click.Context, file: Path, list_slug: str, confirmed: bool, as_json: bool) -> None:
-    """Import subscribers from a CSV file with a header row.
-
-    Columns: email (required), name, language; any other column becomes an
-    attribute. Bad rows are skipped and reported by line; the rest is
-    imported. Importing the same file again changes nothing.
-
-    \b
-    Example:
-      mailer subscribers import people.csv --list lmec-news --json
-    """
-    a: App = app(ctx)
-    size = file.stat().st_size if file.is_file() else 0
-    with a.session() as s, byte_progress(a, size, f"Importing {file.name}") as progress:
-        report = import_csv(s, file, list_slug, confirmed=confirmed, progress=progress)
-        unconfirmed_list = get_list(s, list_slug).double_opt_in
-    if as_json:
-        print_json(report.as_dict())
-        return
-    click.echo(
-        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{len(report.rejected)} rejected."
-        + (
-            f" ({report.duplicates} duplicate lines merged into earlier ones)"
-            if report.duplicates
-            else ""
+        click.echo(
+            f"Erased {shown(email.strip())}; a hashed suppression keeps it from coming back."
         )
-    )
-    for r in report.rejected:
-        click.echo(f"  line {r.line}: {r.email or '(no email)'}: {r.reason}")
-    if report.added and not confirmed and unconfirmed_list:
-        click.echo(invite_hint(list_slug, report.added))
+    else:
+        click.echo(f"No subscriber {shown(email.strip())}; recorded a hashed suppression anyway.")
 
 
-@group.command("export")
-@click.option("--list", "list_slug", help="Only this list's subscribers.")
-@click.option("--status", help="Only subscriptions in this status.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (default: standard output).",
-)
-@click.pass_context
-def export(
-    ctx: click.Context, list_slug: str | None, status: str | None, output: Path | None
-) -> None:
-    """Export subscribers as CSV (UTF-8, the import's columns, formula-safe).
-
-    \b
-    Example:
-      mailer subscribers export --list lmec-news -o lmec-news.csv
-    """
-    with app(ctx).session() as s:
-        if output is None:
-            export_csv(s, sys.stdout, list_slug, status)
-            return
-        # Write beside the target and rename, so a failure never leaves half a file.
-        fd, tmp = tempfile.mkstemp(dir=output.parent or Path("."), suffix=".csv.part")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-                count = export_csv(s, out, list_slug, status)
-            os.replace(tmp, output)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    click.echo(f"Exported {count} subscribers to {output}.", err=True)
-
+group.add_command(import_)
+group.add_command(export)
 
 group.add_command(invite)
 COMMANDS = [group]

@@ -222,6 +222,13 @@ def _number(path: Path, value: Any, line: int | None) -> int | None:
 _DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 
 
+def _datetime_or_text(text: str) -> dt.datetime | str:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+
+
 def _date(path: Path, value: Any, line: int | None) -> dt.date | None:
     if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
         return value
@@ -231,6 +238,14 @@ def _date(path: Path, value: Any, line: int | None) -> dt.date | None:
             return dt.date(*(int(x) for x in found.groups()))
         except ValueError as exc:  # 2026-13-45, 2026-02-30
             raise ContentError(path, f"date: {value.strip()} is not a date ({exc})", line) from None
+    if isinstance(value, str):
+        value = _datetime_or_text(value.strip())
+    if isinstance(value, dt.datetime):  # YAML reads `2026-12-01 09:00:00` as a datetime
+        raise ContentError(
+            path,
+            f"date: expected a date such as 2021-09-30, not a time ({value:%Y-%m-%d %H:%M})",
+            line,
+        )
     raise ContentError(path, f"date: {value!r} is not a date such as 2021-09-30", line)
 
 

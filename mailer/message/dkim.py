@@ -90,6 +90,15 @@ class DkimSigner:
             raise SettingsError([f"dkim_key_file: cannot read {path}: {exc.strerror}"]) from None
         try:
             return cls(selector, domain, pem)
+        except TypeError:
+            # cryptography raises TypeError for a key that needs a password.
+            raise SettingsError(
+                [
+                    f"dkim_key_file: {path} is encrypted with a passphrase; mailer needs "
+                    "an unencrypted key (e.g. `openssl pkey -in KEY -out plain.pem`, "
+                    "kept readable by the mailer user only)"
+                ]
+            ) from None
         except ValueError as exc:
             raise SettingsError(
                 [f"dkim_key_file: {path} is not a PEM private key: {exc}"]

@@ -94,13 +94,14 @@ def test_lists_and_subscribers_end_to_end(run, tmp_path: Path) -> None:  # type:
     dupes = tmp_path / "dupes.csv"
     dupes.write_text("email\nd@example.org\nD@example.org\n", encoding="utf-8")
     r = run("subscribers", "import", str(dupes), "--list", "lmec-news")
-    assert "1 added, 0 updated, 0 unchanged, 0 rejected. (1 duplicate lines merged" in r.output
+    assert "1 added, 0 updated, 0 unchanged, 0 rejected. (1 duplicate line merged" in r.output
     r = run("subscribers", "import", str(csv_path), "--list", "lmec-news", "--json")
     assert r.exit_code == 0
     assert json.loads(r.output) == {
         "added": 1,
         "updated": 0,
         "unchanged": 0,
+        "duplicates": 0,
         "rejected": [
             {"line": 3, "email": "broken", "reason": "email: An email address must have an @-sign."}
         ],

@@ -83,7 +83,10 @@ def test_language_variants_share_a_slug(tmp_path: Path) -> None:
         ("2026-13-45", "date: 2026-13-45 is not a date (month must be in 1..12)"),
         ("2026-02-30", "date: 2026-02-30 is not a date (day is out of range for month)"),
         ("'2026-02-30'", "date: 2026-02-30 is not a date (day is out of range for month)"),
-        ("2026-02-03 10:00", "date: '2026-02-03 10:00' is not a date such as 2021-09-30"),
+        (
+            "2026-02-03 10:00",
+            "date: expected a date such as 2021-09-30, not a time (2026-02-03 10:00)",
+        ),
     ],
 )
 def test_impossible_dates_name_file_and_line(tmp_path: Path, date: str, message: str) -> None:
@@ -138,3 +141,12 @@ def test_other_files_in_the_folder_are_ignored_with_a_note(tmp_path: Path) -> No
     (tmp_path / "nine.fr.md").write_text("---\nsubject: [x\n---\n", encoding="utf-8")
     with pytest.raises(ContentError, match=r"nine\.fr\.md:2"):
         load_issue_set(issue)
+
+
+@pytest.mark.parametrize("value", ["2026-12-01 09:00", "2026-12-01 09:00:00", "2026-12-01T09:00"])
+def test_a_date_with_a_time_says_expected_a_date(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, "timed.md", f"---\nsubject: Hi\ndate: {value}\n---\nBody\n")
+    with pytest.raises(ContentError) as err:
+        load_issue(path)
+    assert "expected a date such as 2021-09-30, not a time (2026-12-01 09:00)" in str(err.value)
+    assert "datetime.datetime" not in str(err.value)

@@ -116,3 +116,17 @@ def test_rsa_and_ed25519_signatures_both_verify(keypair: tuple[bytes, bytes]) ->
     assert verifies(data, 0) and verifies(data, 1)
     tampered = data.replace(b"Teng Yue", b"Teng Yu", 1)
     assert tampered != data and not verifies(tampered, 0) and not verifies(tampered, 1)
+
+
+def test_an_encrypted_key_file_is_a_clear_settings_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"passphrase"),
+    )
+    path = tmp_path / "dkim.pem"
+    path.write_bytes(pem)
+    with pytest.raises(SettingsError, match="encrypted with a passphrase") as caught:
+        DkimSigner.from_file("mail2026", "example.org", str(path))
+    assert str(path) in str(caught.value)
