@@ -127,7 +127,7 @@ def redeem(session: Session, secret: str, token: str, purpose: str = "password")
     """The user a one-time link names, if it is still good; LoginFailed otherwise."""
     try:
         user_id, fingerprint = _serializer(secret, purpose).loads(
-            token, max_age=LINK_MAX_AGE.total_seconds()
+            token, max_age=int(LINK_MAX_AGE.total_seconds())
         )
     except SignatureExpired:
         raise LoginFailed("this link has expired; ask an admin for a new one") from None

@@ -38,13 +38,17 @@ POSTAL = "No.5 Houyingfang Hutong, Xicheng District, Beijing, 100035, P. R. Chin
     show_default=True,
     help="Folder for the demo's database, preview and received mail (made anew each run).",
 )
+@click.option("--serve", is_flag=True, help="Then keep the staff console running on the demo data.")
 @click.pass_context
-def demo(ctx: click.Context, workspace: Path) -> None:
+def demo(ctx: click.Context, workspace: Path, serve: bool) -> None:
     """Send the example LMEC issue to the example list, with nothing to set up.
 
     Creates a SQLite database and the list, imports the example subscribers,
     starts an SMTP server on loopback that keeps what it receives in a
     Maildir, sends the issue with a progress bar, and prints the report.
+
+    With --serve, the staff console then stays up on the demo data and a
+    one-time login link for a demo editor is printed.
 
     \b
     Example:
@@ -110,6 +114,10 @@ def demo(ctx: click.Context, workspace: Path) -> None:
     )
     if c["sent"] != final.recipients or final.status != "finished":
         raise click.ClickException("the demo did not deliver every message")
+    if serve:
+        from mailer.cli.demo_console import serve_console
+
+        serve_console(settings, engine, maildir)
 
 
 COMMANDS = [demo]
