@@ -16,9 +16,14 @@ from mailer.resources import templates_dir
 from mailer.web.admin.session import csrf_for, set_login_csrf
 
 
-def _when(value: datetime | None, zone: str = "UTC") -> str:
-    if value is None:
+def _when(value: datetime | str | None, zone: str = "UTC") -> str:
+    if value is None or value == "":
         return "—"
+    if isinstance(value, str):  # ISO text from the subscriber service's descriptions
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
