@@ -19,12 +19,13 @@ from mailer.web.admin.session import csrf_for, set_login_csrf
 def _when(value: datetime | str | None, zone: str = "UTC") -> str:
     if value is None or value == "":
         return "—"
-    if isinstance(value, str):  # ISO text from the subscriber service's descriptions
+    moment = value
+    if isinstance(moment, str):  # ISO text from the subscriber service's descriptions
         try:
-            value = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(moment)
         except ValueError:
-            return value
-    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+            return moment
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 @cache
