@@ -19,12 +19,13 @@ from mailer.web.admin.session import csrf_for, set_login_csrf
 def _when(value: datetime | str | None, zone: str = "UTC") -> str:
     if value is None or value == "":
         return "—"
-    moment = value
-    if isinstance(moment, str):  # ISO text from the subscriber service's descriptions
+    if isinstance(value, str):  # ISO text from the subscriber service's descriptions
         try:
-            moment = datetime.fromisoformat(moment)
+            moment = datetime.fromisoformat(value)
         except ValueError:
-            return moment
+            return value
+    else:
+        moment = value
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
