@@ -254,3 +254,51 @@ def test_lists_and_subscribers(console: tuple[TestClient, Staff], login: Login) 
     erased = c.post("/admin/subscribers/new@example.org/erase", data={"csrf": csrf})
     assert erased.status_code == 200
     assert "subscriber.erase" in c.get("/admin/audit").text
+
+
+def test_forged_or_revoked_session_cookies_are_not_sessions(
+    console: tuple[TestClient, Staff], login: Login
+) -> None:
+    c = login("admin")
+    real = c.cookies.get("mailer_session")
+    assert real is not None
+    token, _, signature = real.rpartition(".")
+    c.cookies.set("mailer_session", f"{token}.{signature[::-1]}", path="/admin")
+    assert c.get("/admin/issues", follow_redirects=False).status_code == 303
+    c.cookies.set("mailer_session", real, path="/admin")
+    page = c.get("/admin/issues")
+    c.post("/admin/logout", data={"csrf": csrf_of(page.text)})
+    c.cookies.set("mailer_session", real, path="/admin")  # a copy kept after logout
+    assert c.get("/admin/issues", follow_redirects=False).status_code == 303
+
+
+def test_author_html_is_only_shown_sandboxed(
+    console: tuple[TestClient, Staff], login: Login
+) -> None:
+    c = login("editor")
+    page = c.get("/admin/issues")
+    evil = (
+        "---\nsubject: Hi\n---\n<script>alert(1)</script>\n\n<img src=x alt=x onerror=alert(1)>\n"
+    )
+    r = c.post(
+        "/admin/issues/upload",
+        data={"csrf": csrf_of(page.text)},
+        files={"file": ("evil.md", evil.encode(), "text/markdown")},
+    )
+    assert r.status_code == 200
+    assert "<script>alert" not in r.text  # the console page never carries it
+    assert r.text.count("sandbox src=") == 2  # both preview frames: no scripts, no origin
+    issue = r.url.path.rsplit("/", 1)[1]
+    raw = c.get(f"/admin/issues/{issue}/message.html")
+    assert raw.headers["content-security-policy"].startswith("sandbox")
+    live = c.post(
+        "/admin/issues/preview",
+        data={
+            "subject": "Hi",
+            "slug": "hi",
+            "language": "en",
+            "body": "<script>x()</script>",
+            "csrf": csrf_of(page.text),
+        },
+    )
+    assert "<script>" not in live.text and "sandbox srcdoc=" in live.text
