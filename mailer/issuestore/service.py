@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailer.campaigns.models import Campaign
 from mailer.content.issue import SUFFIXES, IssueSet, from_snapshot, parse_issue
 from mailer.errors import ContentError
 from mailer.issuestore.models import IssueVersion, StoredIssue
@@ -149,6 +150,35 @@ def versions(session: Session, issue_id: int) -> list[IssueVersion]:
             .where(IssueVersion.issue_id == issue_id)
             .order_by(IssueVersion.version.desc())
         )
+    )
+
+
+def sent_from_files(session: Session, limit: int = 50) -> list[Campaign]:
+    """Campaigns of issues that are not stored (sent with `mailer send FILE`), newest first."""
+    stored = select(StoredIssue.slug)
+    return list(
+        session.scalars(
+            select(Campaign)
+            .where(Campaign.slug.not_in(stored))
+            .order_by(Campaign.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def adopt(session: Session, campaign_id: int, author: str) -> IssueVersion:
+    """Store the issue a campaign sent (its snapshot) as a new stored issue."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign {campaign_id}")
+    existing = session.scalar(select(StoredIssue).where(StoredIssue.slug == campaign.slug))
+    return save_version(
+        session,
+        dict(campaign.sources),
+        campaign.default_language,
+        author,
+        existing,
+        f"as sent by campaign {campaign.id}",
     )
 
 

@@ -34,7 +34,17 @@ def home() -> Response:
 def issues(request: Request, user: Viewer) -> Response:
     with session_scope(web_state(request).db) as s:
         rows = service.list_issues(s, 200)
-    return page(request, "issues.html", user, "Issues", issues=rows)
+        sent = service.sent_from_files(s)
+    return page(request, "issues.html", user, "Issues", issues=rows, sent=sent)
+
+
+@router.post("/issues/adopt/{campaign_id}")
+def adopt(request: Request, campaign_id: Id, user: Editor) -> Response:
+    """Keep an issue sent with `mailer send FILE` in the console, as it was sent."""
+    with session_scope(web_state(request).db) as s:
+        version = service.adopt(s, campaign_id, user.email)
+        audit.record(s, actor(user, request), "issue.adopt", version.issue_id, campaign=campaign_id)
+    return RedirectResponse(f"/admin/issues/{version.issue_id}?notice=Stored", status_code=303)
 
 
 @router.post("/issues/upload")
@@ -56,7 +66,8 @@ async def upload(request: Request, user: Editor, file: UploadFile) -> Response:
 def _upload_error(request: Request, user: Editor, message: str) -> Response:
     with session_scope(web_state(request).db) as s:
         rows = service.list_issues(s, 200)
-    return page(request, "issues.html", user, "Issues", 422, issues=rows, error=message)
+        sent = service.sent_from_files(s)
+    return page(request, "issues.html", user, "Issues", 422, issues=rows, sent=sent, error=message)
 
 
 @router.get("/issues/new")

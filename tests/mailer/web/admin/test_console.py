@@ -302,3 +302,17 @@ def test_author_html_is_only_shown_sandboxed(
         },
     )
     assert "<script>" not in live.text and "sandbox srcdoc=" in live.text
+
+
+def test_an_issue_sent_from_a_file_shows_up_and_can_be_stored(
+    console: tuple[TestClient, Staff], login: Login, engine: Engine
+) -> None:
+    from tests.mailer.sending import new_campaign
+
+    cid = new_campaign(engine, start=False)  # what `mailer send FILE` records
+    c = login("editor")
+    page = c.get("/admin/issues")
+    assert "Sent from files" in page.text and f"/admin/campaigns/{cid}" in page.text
+    r = c.post(f"/admin/issues/adopt/{cid}", data={"csrf": csrf_of(page.text)})
+    assert r.status_code == 200 and f"as sent by campaign {cid}" in r.text
+    assert "Sent from files" not in c.get("/admin/issues").text
