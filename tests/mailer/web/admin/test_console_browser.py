@@ -90,8 +90,8 @@ def log_in(page: Any, base: str, role: str, password: str = PASSWORD) -> None:
     page.goto(f"{base}/admin/login")
     page.get_by_label("Email address").fill(f"{role}@example.org")
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
 
 
 def check_accessibility(page: Any, source: str, name: str) -> None:
@@ -119,8 +119,8 @@ def test_editor_journey_in_a_browser(live: tuple[str, Any, SmtpServer]) -> None:
         log_in(page, base, "editor")
         assert page.url.endswith("/admin/issues")
         page.get_by_label("Markdown or HTML file with front matter").set_input_files(str(EXAMPLE))
-        page.get_by_role("button", name="Upload").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Upload").click()
         assert "Saved" in page.content()
         widths = page.evaluate(
             "() => [...document.querySelectorAll('#preview-h ~ .frames iframe')]"
@@ -134,21 +134,25 @@ def test_editor_journey_in_a_browser(live: tuple[str, Any, SmtpServer]) -> None:
         check_accessibility(page, axe, "issue")
 
         page.get_by_label("Send to").fill("editor@example.org")
-        page.get_by_role("button", name="Send test").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Send test").click()
+        assert "Test sent to editor@example.org" in page.content()
         assert wait_for(lambda: smtp.handler.by_recipient().get("editor@example.org"))
         test = email.message_from_bytes(smtp.handler.by_recipient()["editor@example.org"][0].data)
         assert str(test["Subject"]).startswith("[TEST]")
 
         page.get_by_label("List").select_option("lmec-news")
-        page.get_by_label("Send now instead").check()
-        page.get_by_role("button", name="Continue to confirmation").click()
-        page.wait_for_load_state()
+        # A DOM click: a mouse click can land while the preview frames still shift the layout.
+        now = page.get_by_label("Send now instead")
+        now.evaluate("e => e.click()")
+        assert now.is_checked()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Continue to confirmation").evaluate("e => e.click()")
         assert "30" in page.locator(".confirm").inner_text()
         shot(page, "03-confirm")
         check_accessibility(page, axe, "confirm")
-        page.get_by_role("button", name="Send now to 30 recipients").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Send now to 30 recipients").click()
         # htmx polls the live part until the campaign is finished.
         page.wait_for_function(
             "() => document.querySelector('#live-h .status')?.textContent === 'finished'",
@@ -157,14 +161,14 @@ def test_editor_journey_in_a_browser(live: tuple[str, Any, SmtpServer]) -> None:
         assert page.locator("dl.counts div", has_text="Sent").locator("dd").inner_text() == "30"
         shot(page, "04-watch")
         check_accessibility(page, axe, "watch")
-        page.get_by_role("link", name="Report").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.get_by_role("link", name="Report").click()
         assert page.locator("tbody tr").count() == 30
         shot(page, "05-report")
         check_accessibility(page, axe, "report")
         page.get_by_label("Address contains").fill("reader7")
-        page.get_by_role("button", name="Filter").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Filter").click()
         assert page.locator("tbody tr").count() == 1
 
         # The editor's live preview: the unsaved text, rendered as it would be sent.
@@ -176,8 +180,8 @@ def test_editor_journey_in_a_browser(live: tuple[str, Any, SmtpServer]) -> None:
         assert "Hello" in page.frame_locator("#live iframe.w375").locator("body").inner_text()
         shot(page, "10-editor")
         check_accessibility(page, axe, "editor")
-        page.get_by_role("button", name="Save as a new version").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save as a new version").click()
         assert "Saved version 1" in page.content()
 
         for path, name in (
@@ -202,8 +206,8 @@ def test_viewer_csrf_and_rate_limit_in_a_browser(live: tuple[str, Any, SmtpServe
         page = b.new_page(viewport={"width": 1280, "height": 900})
         log_in(page, base, "editor")
         page.get_by_label("Markdown or HTML file with front matter").set_input_files(str(EXAMPLE))
-        page.get_by_role("button", name="Upload").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Upload").click()
         issue_url = page.url.split("?")[0]
         # A POST from this browser without the form's token: refused.
         refused = page.request.post(f"{issue_url}/test", form={"to": "x@example.org"})
