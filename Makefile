@@ -18,7 +18,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/mailer demo
 
-test: $(STAMP)
+# axe-core (npm) for the console's accessibility test, injected by Playwright.
+AXE := $(VENV)/axe-core/package/axe.min.js
+$(AXE):
+	mkdir -p $(VENV)/axe-core
+	cd $(VENV)/axe-core && npm pack --silent axe-core@4.14.1 >/dev/null && tar xzf axe-core-*.tgz
+
+test: $(STAMP) $(AXE)
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -76,6 +76,12 @@ def _register() -> None:
     for module in (setup, demo, lists, subscribers, issues, sending, campaigns, bounces, doctor):
         for command in module.COMMANDS:
             cli.add_command(command)
+    from mailer.cli import stored_issues, users
+
+    for command in users.COMMANDS:
+        cli.add_command(command)
+    for command in stored_issues.COMMANDS:
+        issues.group.add_command(command)
 
 
 _register()

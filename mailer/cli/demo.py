@@ -65,13 +65,17 @@ def prepare_workspace(workspace: Path) -> None:
     help="Folder for the demo's database, preview and received mail (made anew each run;"
     " a non-empty folder the demo did not make is refused).",
 )
+@click.option("--serve", is_flag=True, help="Then keep the staff console running on the demo data.")
 @click.pass_context
-def demo(ctx: click.Context, workspace: Path) -> None:
+def demo(ctx: click.Context, workspace: Path, serve: bool) -> None:
     """Send the example LMEC issue to the example list, with nothing to set up.
 
     Creates a SQLite database and the list, imports the example subscribers,
     starts an SMTP server on loopback that keeps what it receives in a
     Maildir, sends the issue with a progress bar, and prints the report.
+
+    With --serve, the staff console then stays up on the demo data and a
+    one-time login link for a demo editor is printed.
 
     \b
     Example:
@@ -136,6 +140,10 @@ def demo(ctx: click.Context, workspace: Path) -> None:
         out.print(f"      mailer --config {shlex.quote(str(config))} {command}")
     if c["sent"] != final.recipients or final.status != "finished":
         raise click.ClickException("the demo did not deliver every message")
+    if serve:
+        from mailer.cli.demo_console import serve_console
+
+        serve_console(settings, engine, maildir)
 
 
 def write_config(path: Path, database: Path, settings: Settings) -> None:

@@ -50,5 +50,16 @@ def create_app(settings: Settings, db: Engine | None = None, send: Sender | None
     app.add_middleware(BodySizeLimit)
     for module in (subscribe, links, archive):
         app.include_router(module.router)
+    _install_staff(app)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _install_staff(app: FastAPI) -> None:
+    """The staff console (/admin) and the REST API (/api/v1)."""
+    from mailer.web import admin, api
+    from mailer.web.staff import staff_state
+
+    app.state.staff = staff_state(app.state.web)
+    api.install(app)
+    admin.install(app)

@@ -4,7 +4,11 @@
   only from our own origin, for a console under /admin that loads vendored
   JS); styles from our origin plus inline ones, which the pages and the
   newsletter layout use; images from anywhere over http(s) (newsletters
-  link them); no framing (``frame-ancestors 'none'``); forms post only here.
+  link them); frames only from our origin (the console's message previews);
+  no framing by others (``frame-ancestors 'none'``); forms post only here.
+  A route that sets its own Content-Security-Policy or X-Frame-Options (the
+  console's sandboxed preview of a message) keeps them: they are stricter
+  for that response, not looser.
 - ``X-Content-Type-Options: nosniff`` and ``X-Frame-Options: DENY`` (for
   browsers without CSP level 2).
 - On pages whose URL carries a token (confirm, unsubscribe, preferences):
@@ -20,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' https: http: data:; font-src 'self' data:; connect-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 TOKEN_PATHS = ("/confirm/", "/unsubscribe/", "/preferences/")
 ALWAYS = (
@@ -30,6 +34,7 @@ ALWAYS = (
 )
 TOKEN_PAGE = ((b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"))
 OTHER_PAGE = ((b"referrer-policy", b"same-origin"),)
+ROUTE_MAY_SET = {b"content-security-policy", b"x-frame-options"}
 
 
 def is_token_path(path: str) -> bool:
@@ -51,8 +56,14 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message = {**message, "headers": headers + list(extra)}
+                own = {k.lower() for k, _ in message.get("headers", [])} & ROUTE_MAY_SET
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in names or k.lower() in own
+                ]
+                added = [(k, v) for k, v in extra if k not in own]
+                message = {**message, "headers": headers + added}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,1 @@
+"""Staff accounts: users with roles, sessions, API tokens and the audit log."""

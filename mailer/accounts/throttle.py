@@ -1,0 +1,56 @@
+"""Failed-login limits per account and per client, in the serving process's memory.
+
+Only failures count. Past ``per_account`` failures for one address, or
+``per_client`` from one client address, within ``seconds``, every login for
+that key is refused (even with the right password) until the window passes:
+a guesser learns nothing from the answers. Several web processes each count
+on their own, like the subscriber app's limits.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+
+
+class LoginThrottle:
+    def __init__(
+        self,
+        per_account: int = 5,
+        per_client: int = 20,
+        seconds: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_account = per_account
+        self.per_client = per_client
+        self.seconds = seconds
+        self.clock = clock
+        self._fails: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _count(self, key: str, now: float) -> int:
+        hits = self._fails.get(key)
+        if not hits:
+            return 0
+        while hits and hits[0] <= now - self.seconds:
+            hits.popleft()
+        return len(hits)
+
+    def blocked(self, account: str, client: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            return (
+                self._count("a:" + account.strip().lower(), now) >= self.per_account
+                or self._count("c:" + client, now) >= self.per_client
+            )
+
+    def failed(self, account: str, client: str) -> None:
+        now = self.clock()
+        with self._lock:
+            self._fails["a:" + account.strip().lower()].append(now)
+            self._fails["c:" + client].append(now)
+            if len(self._fails) > 100_000:  # forget idle keys rather than grow forever
+                for k in [k for k, v in self._fails.items() if not v]:
+                    del self._fails[k]

@@ -1,0 +1,1 @@
+"""Issues kept in the database with every version, for the console and the API."""

@@ -1,0 +1,74 @@
+"""Rendering console pages: Jinja2 (autoescaped) from templates/admin."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from mailer.accounts.models import Role, User
+from mailer.resources import templates_dir
+from mailer.web.admin.session import csrf_for, set_login_csrf
+
+
+def _when(value: datetime | str | None, zone: str = "UTC") -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):  # ISO text from the subscriber service's descriptions
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        moment = value
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir() / "admin")),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+    )
+    env.filters["when"] = _when
+    return env
+
+
+def can(user: User | None, role: str) -> bool:
+    return user is not None and Role(user.role).allows(Role(role))
+
+
+def page(
+    request: Request,
+    template: str,
+    user: User | None,
+    title: str,
+    code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    context.setdefault("notice", request.query_params.get("notice", "")[:200])
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            request=request,
+            user=user,
+            title=title,
+            csrf=csrf_for(request),
+            can=lambda role: can(user, role),
+            **context,
+        )
+    )
+    response = HTMLResponse(html, status_code=code)
+    set_login_csrf(request, response)
+    return response
+
+
+def fragment(template: str, **context: Any) -> HTMLResponse:
+    return HTMLResponse(environment().get_template(template).render(**context))

@@ -1,0 +1,66 @@
+"""`mailer users`, `mailer tokens`, `mailer audit`, `mailer issues import/export`."""
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from mailer.cli import cli
+from tests.mailer.helpers import EXAMPLE
+
+
+def run(db_url: str, *args: str) -> Result:
+    env = {"MAILER_DATABASE_URL": db_url, "MAILER_SECRET_KEY": "cli-secret"}
+    result = CliRunner().invoke(cli, list(args), env=env)
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_users_tokens_and_audit(workdir: Path, db_url: str) -> None:
+    made = run(db_url, "users", "create", "Editor@Example.org", "--role", "editor")
+    assert made.exit_code == 0, made.output
+    assert "/admin/password/" in made.output
+    assert run(db_url, "users", "create", "editor@example.org", "--role", "editor").exit_code == 1
+    bad = run(db_url, "users", "create", "x@example.org", "--role", "owner")
+    assert bad.exit_code == 1 and "--role" in bad.output
+    listed = json.loads(run(db_url, "users", "ls", "--json").output)
+    assert listed[0]["email"] == "editor@example.org" and listed[0]["password_set"] is False
+
+    token = json.loads(
+        run(
+            db_url, "tokens", "create", "--user", "editor@example.org", "--name", "ci", "--json"
+        ).output
+    )
+    assert token["token"].startswith("mlr_")
+    shown = run(db_url, "tokens", "ls").output
+    assert token["token"][:12] in shown and token["token"] not in shown
+    assert run(db_url, "tokens", "revoke", str(token["id"])).exit_code == 0
+    assert "revoked" in run(db_url, "tokens", "ls").output
+    assert run(db_url, "tokens", "revoke", "999").exit_code == 1
+
+    assert "viewer" in run(db_url, "users", "role", "editor@example.org", "viewer").output
+    assert run(db_url, "users", "disable", "editor@example.org").exit_code == 0
+    assert run(db_url, "users", "disable", "nobody@example.org").exit_code == 1
+
+    entries = json.loads(run(db_url, "audit", "ls", "--json").output)
+    actions = [e["action"] for e in entries]
+    assert actions[:5] == [
+        "user.disable",
+        "user.role",
+        "token.revoke",
+        "token.create",
+        "user.create",
+    ]
+    assert {e["actor"] for e in entries} == {"cli"}
+
+
+def test_issue_import_and_export(workdir: Path, db_url: str) -> None:
+    stored = json.loads(run(db_url, "issues", "import", str(EXAMPLE), "--json").output)
+    assert stored["version"] == 1
+    again = json.loads(run(db_url, "issues", "import", str(EXAMPLE), "--json").output)
+    assert again == {**stored, "version": 2}
+    out = run(db_url, "issues", "export", str(stored["id"]), "-o", "exported")
+    assert out.exit_code == 0, out.output
+    written = workdir / "exported" / EXAMPLE.name
+    assert written.read_text(encoding="utf-8") == EXAMPLE.read_text(encoding="utf-8")
+    assert run(db_url, "issues", "export", "99").exit_code == 1
