@@ -78,7 +78,7 @@ class ImportReport:
 
 def import_csv(
     session: Session,
-    source: Path | BinaryIO,
+    source: Path | str | BinaryIO,
     list_slug: str,
     *,
     confirmed: bool = False,
@@ -93,6 +93,8 @@ def import_csv(
     leaves the database untouched. A bad row is only ever that row's problem.
     """
     ml = get_list(session, list_slug)
+    if isinstance(source, str):
+        source = Path(source)
     if isinstance(source, Path):
         name = name or source.name
         try:

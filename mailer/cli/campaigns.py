@@ -187,6 +187,8 @@ def cancel(ctx: click.Context, campaign_id: int, yes: bool, as_json: bool) -> No
       mailer campaigns cancel 3 --yes
     """
     if not yes:
+        with app(ctx).session() as s:  # an unknown id is an error before any question
+            campaigns.get_campaign(s, campaign_id)
         click.confirm(f"Cancel campaign {campaign_id}?", abort=True, err=True)
     with app(ctx).session() as s:
         state = _state(campaigns.cancel(s, campaign_id))

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
 from mailer.cli.context import app, print_json
 from mailer.doctor.findings import Level
 from mailer.settings import dns_server
 
-MARK = {Level.OK: "[green]ok[/green]", Level.WARNING: "[yellow]warning[/yellow]"}
-MARK[Level.ERROR] = "[red]error[/red]"
+# Styles, not markup: the console prints markup literally (user data goes through it).
+MARK = {
+    Level.OK: ("ok", "green"),
+    Level.WARNING: ("warning", "yellow"),
+    Level.ERROR: ("error", "red"),
+}
 
 
 def _resolver(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -56,8 +61,7 @@ def doctor(ctx: click.Context, as_json: bool, resolver: str | None) -> None:
                 markup=False,
             )
         for f in report.findings:
-            a.out.print(f"{MARK[f.level]} [bold]{f.check}[/bold]: ", end="")
-            a.out.print(f.message, markup=False)
+            a.out.print(Text.assemble(MARK[f.level], " ", (f.check, "bold"), ": ", f.message))
             if f.fix:
                 a.out.print(f"    fix: {f.fix}", markup=False)
         a.out.print(

@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from mailer.bounces.mailto import mailto_maker
 from mailer.compose import compose
 from mailer.content import load_issue_set
 from mailer.message import DkimSigner, Recipient
@@ -107,7 +108,13 @@ def test_quoted_printable_lines_are_at_most_76_characters() -> None:
 @pytest.mark.parametrize("name", [LONG_ASCII, LONG_CJK, "Doe, John " * 8])
 def test_header_lines_are_folded_at_78(name: str, signer: tuple[DkimSigner, bytes]) -> None:
     s, record = signer
-    data = factory(s).build(Recipient(77, "a.long.address@example.org", name)).data
+    # With a bounce address, List-Unsubscribe carries the https link and a mailto.
+    mailto = mailto_maker("bounces@news.example.org", "secret", 1)
+    data = (
+        factory(s, unsubscribe_mailto=mailto)
+        .build(Recipient(77, "a.long.address@example.org", name))
+        .data
+    )
     head = head_of(data)
     # Over 78 only where no fold is possible: one token (the long unsubscribe
     # URL alone on its line; whitespace inside it would not be safe for every reader).

@@ -166,7 +166,7 @@ def test_auto_security_uses_starttls_whenever_offered(tmp_path) -> None:  # type
         strict = SmtpConnection(
             SmtpConfig(host="127.0.0.1", port=server.port, timeout=5, security="starttls")
         )
-        with pytest.raises(TemporaryFailure, match="certificate"):
+        with pytest.raises(SessionFailure, match="certificate"):
             strict.send("b@example.org", "r@example.org", MESSAGE)
         plain = SmtpConnection(
             SmtpConfig(host="127.0.0.1", port=server.port, timeout=5, security="none")
