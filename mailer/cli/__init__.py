@@ -49,8 +49,9 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 def _register() -> None:
     from mailer.cli import bounces, campaigns, demo, issues, lists, sending, setup, subscribers
+    from mailer.cli import worker
 
-    for module in (setup, demo, lists, subscribers, issues, sending, campaigns, bounces):
+    for module in (setup, demo, lists, subscribers, issues, sending, campaigns, bounces, worker):
         for command in module.COMMANDS:
             cli.add_command(command)
 

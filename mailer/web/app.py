@@ -48,7 +48,7 @@ def smtp_sender(settings: Settings) -> Sender:
 
 
 def create_app(settings: Settings, db: Engine | None = None, send: Sender | None = None) -> FastAPI:
-    from mailer.web import archive, links, subscribe
+    from mailer.web import archive, links, metrics, subscribe
 
     app = FastAPI(
         title="mailer",
@@ -62,6 +62,6 @@ def create_app(settings: Settings, db: Engine | None = None, send: Sender | None
         tokens=tokens_for(settings),
         send=send or smtp_sender(settings),
     )
-    for module in (subscribe, links, archive):
+    for module in (subscribe, links, archive, metrics):
         app.include_router(module.router)
     return app

@@ -21,6 +21,7 @@ class WebServer:
             port=settings.web_port,
             log_level="info",
             access_log=False,
+            log_config=None,  # uvicorn's lines go through mailer.logs (format, redaction)
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
@@ -36,5 +37,9 @@ class WebServer:
 def serve(settings: Settings) -> None:
     """Run in the foreground until SIGINT/SIGTERM (uvicorn's own handlers)."""
     uvicorn.run(
-        create_app(settings), host=settings.web_host, port=settings.web_port, log_level="info"
+        create_app(settings),
+        host=settings.web_host,
+        port=settings.web_port,
+        log_level="info",
+        log_config=None,  # uvicorn's lines go through mailer.logs (format, redaction)
     )
