@@ -39,7 +39,9 @@ from mailer.devserver import free_port  # noqa: E402
 from mailer.workers import coordination  # noqa: E402
 
 EXAMPLE = ROOT / "examples/issues/lmec-2021-issue-7.md"
-PG = os.environ.get("MAILER_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG = os.environ.get(
+    "MAILER_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -50,16 +52,22 @@ def cpu_seconds(pid: int) -> float:
 
 
 def mailer(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "mailer", *args], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "mailer", *args], env=env, check=True, capture_output=True
+    )
 
 
-def run_fleet(env: dict[str, str], workers: int, campaign: int, db_url: str, logs: Path) -> dict[str, float]:
+def run_fleet(
+    env: dict[str, str], workers: int, campaign: int, db_url: str, logs: Path
+) -> dict[str, float]:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for name, args in [("run", ["run", "--no-web"])] + [
         (f"worker{i}", ["worker"]) for i in range(workers)
     ]:
         out = (logs / f"{name}-{workers}.log").open("wb")
-        procs[name] = subprocess.Popen([sys.executable, "-m", "mailer", *args], env=env, stdout=out, stderr=out)
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "mailer", *args], env=env, stdout=out, stderr=out
+        )
     client = coordination.connect(env["MAILER_BROKER_URL"])
     while len(coordination.live_workers(client)) < workers:
         time.sleep(0.1)
@@ -82,9 +90,9 @@ def run_fleet(env: dict[str, str], workers: int, campaign: int, db_url: str, log
             select(Campaign.started_at, Campaign.finished_at).where(Campaign.id == campaign)
         ).one()
         first, last, sent = conn.execute(
-            select(func.min(Delivery.sent_at), func.max(Delivery.sent_at), func.count(Delivery.sent_at)).where(
-                Delivery.campaign_id == campaign
-            )
+            select(
+                func.min(Delivery.sent_at), func.max(Delivery.sent_at), func.count(Delivery.sent_at)
+            ).where(Delivery.campaign_id == campaign)
         ).one()
     db.dispose()
     wall = (finished - started).total_seconds()
@@ -100,7 +108,9 @@ def run_fleet(env: dict[str, str], workers: int, campaign: int, db_url: str, log
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--recipients", type=int, default=5000)
     parser.add_argument("--chunk", type=int, default=250)
     parser.add_argument("--threads", type=int, default=4, help="MAILER_WORKERS per worker")
@@ -115,7 +125,19 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="scale-bench-"))
     port = free_port()
     redis_proc = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp)],
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -143,7 +165,9 @@ def main() -> None:
                 MAILER_LOG_LEVEL="WARNING",
             )
             people = tmp / "people.csv"
-            people.write_text("email\n" + "".join(f"s{i}@example.org\n" for i in range(args.recipients)))
+            people.write_text(
+                "email\n" + "".join(f"s{i}@example.org\n" for i in range(args.recipients))
+            )
             mailer(env, "lists", "create", "bench")
             mailer(env, "subscribers", "import", str(people), "--list", "bench", "--confirmed")
             print(

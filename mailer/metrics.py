@@ -63,7 +63,9 @@ class LedgerCollector(Collector):
             labels=["campaign"],
         )
         rows = GaugeMetricFamily(
-            "mailer_ledger_rows", "Ledger rows per campaign and status", labels=["campaign", "status"]
+            "mailer_ledger_rows",
+            "Ledger rows per campaign and status",
+            labels=["campaign", "status"],
         )
         with self.db.connect() as conn:
             campaigns = conn.execute(
@@ -101,7 +103,9 @@ class LedgerCollector(Collector):
         rate.add_metric([], (sent_last_minute or 0) / 60.0)
         yield rate
         kinds = GaugeMetricFamily(
-            "mailer_bounce_events", "Bounce events recorded, by kind (complaint included)", labels=["kind"]
+            "mailer_bounce_events",
+            "Bounce events recorded, by kind (complaint included)",
+            labels=["kind"],
         )
         for kind, n in bounces:
             kinds.add_metric([kind], n)
@@ -119,7 +123,9 @@ class LedgerCollector(Collector):
         alive.add_metric([], len(beats))
         yield alive
         age = GaugeMetricFamily(
-            "mailer_worker_heartbeat_age_seconds", "Seconds since each worker's last beat", labels=["worker"]
+            "mailer_worker_heartbeat_age_seconds",
+            "Seconds since each worker's last beat",
+            labels=["worker"],
         )
         for name, beat in sorted(beats.items()):
             age.add_metric([name], max(time.time() - beat, 0.0))

@@ -48,8 +48,17 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 
 def _register() -> None:
-    from mailer.cli import bounces, campaigns, demo, issues, lists, sending, setup, subscribers
-    from mailer.cli import worker
+    from mailer.cli import (
+        bounces,
+        campaigns,
+        demo,
+        issues,
+        lists,
+        sending,
+        setup,
+        subscribers,
+        worker,
+    )
 
     for module in (setup, demo, lists, subscribers, issues, sending, campaigns, bounces, worker):
         for command in module.COMMANDS:

@@ -70,15 +70,19 @@ _context: WorkerContext | None = None
 def set_context(db: Engine, settings: Settings) -> WorkerContext:
     global _context
     url = coordination_url(settings)
-    _context = WorkerContext(db, settings, coordination.connect(url) if url else None, threading.Event())
+    _context = WorkerContext(
+        db, settings, coordination.connect(url) if url else None, threading.Event()
+    )
     return _context
 
 
-@worker_shutting_down.connect
 def _on_shutdown(**_kwargs: Any) -> None:
     # Warm shutdown (SIGTERM): chunks stop between two messages and give rows back.
     if _context is not None:
         _context.halt.set()
+
+
+worker_shutting_down.connect(_on_shutdown, weak=False)
 
 
 def _deliver_chunk(task: Any, campaign_id: int, quota: int) -> dict[str, Any]:

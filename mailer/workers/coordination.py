@@ -68,7 +68,9 @@ class RedisTokenBucket(TokenBucket):
         down_since: float | None = None
         while True:
             try:
-                wait = float(self._take(keys=[PREFIX + "ratelimit"], args=[self.rate, self.capacity]))
+                wait = float(
+                    self._take(keys=[PREFIX + "ratelimit"], args=[self.rate, self.capacity])
+                )
                 down_since = None
             except redis.ConnectionError:
                 # Redis restarting: wait for it rather than send unlimited.
@@ -130,8 +132,14 @@ def live_workers(client: redis.Redis, within: float = HEARTBEAT_TTL) -> dict[str
     """Worker (host:pid) → its last beat, for those that beat within ``within`` s."""
     now = time.time()
     client.zremrangebyscore(PREFIX + "workers", 0, now - KNOWN_TTL)
-    beats = client.zrangebyscore(PREFIX + "workers", now - within, "+inf", withscores=True)
-    return {name.decode(): score for name, score in beats}
+    beats: list[tuple[bytes, float]] = client.zrangebyscore(  # type: ignore[assignment]
+        PREFIX + "workers", now - within, "+inf", withscores=True
+    )
+    return {_text(name): float(score) for name, score in beats}
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def dead_owner(client: redis.Redis) -> Callable[[str], bool]:

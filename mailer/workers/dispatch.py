@@ -78,7 +78,9 @@ class CeleryDispatcher:
         now = utcnow()
         requeued = self.store.recover(campaign_id, now, dead=coordination.dead_owner(self.client))
         if requeued:
-            log.warning("campaign %d: %d rows of dead workers requeued (in doubt)", campaign_id, requeued)
+            log.warning(
+                "campaign %d: %d rows of dead workers requeued (in doubt)", campaign_id, requeued
+            )
         due = due_rows(self.db, campaign_id, now)
         if due == 0:
             coordination.drop_dispatch(self.client, campaign_id)

@@ -14,7 +14,11 @@ from mailer.grading import Grade, enhanced_code, grade_reply, grade_status
         (550, "5.1.10 Recipient address rejected: null MX", Grade.HARD),
         (550, "5.2.1 Mailbox disabled", Grade.HARD),
         (552, "5.2.2 Mailbox full", Grade.SOFT),
-        (550, "5.7.26 Unauthenticated email from example.org is not accepted due to DMARC", Grade.BLOCK),
+        (
+            550,
+            "5.7.26 Unauthenticated email from example.org is not accepted due to DMARC",
+            Grade.BLOCK,
+        ),
         (554, "5.7.1 Message rejected as spam", Grade.BLOCK),
         (552, "5.3.4 Message too big for system", Grade.FAIL),
         (450, "4.2.1 Try again later", Grade.SOFT),

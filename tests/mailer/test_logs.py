@@ -50,8 +50,15 @@ def test_json_lines_without_secrets_or_tokens(capture: io.StringIO) -> None:
     out = capture.getvalue()
     events = lines(capture)
     assert len(events) == 5, "one line per event, even with newlines inside"
-    for secret in ("relay-pa55word", "hmac-secret-key-123", "brokerpass", "dbpass",
-                   "eyJzIjoxMjN9", "Zm9vYmFyYmF6cXV4", "abcdef123456"):
+    for secret in (
+        "relay-pa55word",
+        "hmac-secret-key-123",
+        "brokerpass",
+        "dbpass",
+        "eyJzIjoxMjN9",
+        "Zm9vYmFyYmF6cXV4",
+        "abcdef123456",
+    ):
         assert secret not in out
     assert events[0]["message"] == "connecting to ********"  # a secret setting, whole
     assert "postgresql://mailer:********@db/mailer" in events[3]["message"]

@@ -11,22 +11,28 @@ recipients make 20 tasks spread over the workers.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from mailer.campaigns.models import Campaign, Delivery, DeliveryStatus
 from mailer.db import make_engine
+from mailer.settings import Settings
+from mailer.web.app import create_app
 from tests.mailer.helpers import EXAMPLE
 from tests.mailer.workers.conftest import Fleet, RedisServer
-from tests.smtp_server import SmtpServer
+from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import wait_for
 
 FLEET_RECIPIENTS = int(os.environ.get("MAILER_TEST_FLEET_RECIPIENTS", "3000"))
@@ -40,7 +46,13 @@ def smtp() -> Iterator[SmtpServer]:
         yield server
 
 
-def launch(fleet: Fleet, smtp: SmtpServer, tmp_path: Path, n: int = FLEET_RECIPIENTS) -> None:
+def launch(
+    fleet: Fleet,
+    smtp: SmtpServer,
+    tmp_path: Path,
+    n: int = FLEET_RECIPIENTS,
+    metrics_ports: list[int] | None = None,
+) -> None:
     fleet.env["MAILER_SMTP_PORT"] = str(smtp.port)
     people = tmp_path / "people.csv"
     people.write_text("email\n" + "".join(f"r{i}@example.org\n" for i in range(n)))
@@ -48,7 +60,8 @@ def launch(fleet: Fleet, smtp: SmtpServer, tmp_path: Path, n: int = FLEET_RECIPI
     fleet.mailer("subscribers", "import", str(people), "--list", "lmec-news", "--confirmed")
     fleet.start("run", "run", "--no-web")
     for i in range(WORKERS):
-        fleet.start(f"worker{i}", "worker")
+        port = str(metrics_ports[i]) if metrics_ports else "0"
+        fleet.start(f"worker{i}", "worker", "--metrics-port", port)
     fleet.mailer("send", str(EXAMPLE), "--list", "lmec-news", "--now")
 
 
@@ -58,9 +71,7 @@ class Ledger:
 
     def count(self, *statuses: DeliveryStatus) -> int:
         with self.db.connect() as conn:
-            return int(
-                conn.scalar(select(func.count()).where(Delivery.status.in_(statuses))) or 0
-            )
+            return int(conn.scalar(select(func.count()).where(Delivery.status.in_(statuses))) or 0)
 
     def campaign_status(self) -> str | None:
         with self.db.connect() as conn:
@@ -104,12 +115,42 @@ def workers_that_sent(fleet: Fleet) -> int:
 def test_three_workers_deliver_each_recipient_exactly_once(
     fleet: Fleet, smtp: SmtpServer, pg_url: str, tmp_path: Path
 ) -> None:
-    launch(fleet, smtp, tmp_path)
+    ports = [free_port() for _ in range(WORKERS)]
+    launch(fleet, smtp, tmp_path, metrics_ports=ports)
+    # Every worker shows up in the web app's /metrics, by its heartbeat in Redis.
+    web = TestClient(
+        create_app(
+            dataclasses.replace(
+                Settings(), database_url=pg_url, broker_url=fleet.env["MAILER_BROKER_URL"]
+            ),
+            send=lambda m: None,
+        )
+    )
+    assert wait_for(lambda: sample(web.get("/metrics").text, "mailer_workers_alive") == WORKERS, 60)
     report = finish(fleet, Ledger(pg_url))
     counts = Counter(m.rcpt for m in smtp.handler.messages)
     assert len(counts) == FLEET_RECIPIENTS and set(counts.values()) == {1}
     assert report["in_doubt"] == 0 and report["sent"] == FLEET_RECIPIENTS
     assert workers_that_sent(fleet) >= 2, "the chunks were not spread over the workers"
+    # Each worker's own /metrics: its sends add up to the campaign, and it beats.
+    sent = 0.0
+    for port in ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        sent += sample(text, "mailer_messages_total", campaign="1", outcome="sent") or 0.0
+        assert (sample(text, "mailer_worker_heartbeat_timestamp_seconds") or 0) > 0
+    assert sent == FLEET_RECIPIENTS
+    assert sample(web.get("/metrics").text, "mailer_ledger_rows", campaign="1", status="sent") == (
+        FLEET_RECIPIENTS
+    )
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return None
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])
