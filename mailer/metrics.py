@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
 from mailer.campaigns.models import BounceEvent, Campaign, CampaignStatus, Delivery
-from mailer.delivery.store import Outcome
+from mailer.delivery.store import DeliveryStore, Outcome
 from subscribers.models import utcnow
 
 MESSAGES = Counter(
@@ -46,6 +46,14 @@ def count_outcomes(campaign_id: int, outcomes: Sequence[Outcome]) -> None:
     for o in outcomes:
         MESSAGES.labels(str(o.status), str(campaign_id)).inc()
         REPLIES.labels(reply_class(o.code)).inc()
+
+
+class CountingStore(DeliveryStore):
+    """The delivery store, counting each recorded outcome into this process's metrics."""
+
+    def record(self, campaign_id: int, outcomes: Sequence[Outcome], now: datetime) -> None:
+        super().record(campaign_id, outcomes, now)
+        count_outcomes(campaign_id, outcomes)
 
 
 class LedgerCollector(Collector):

@@ -14,7 +14,9 @@ from mailer.cli.context import app, print_json
 from mailer.cli.foreground import deliver_in_foreground, exit_code, print_report, stop_on_signals
 from mailer.compose import compose
 from mailer.content import load_issue_set
+from mailer.delivery.engine import smtp_engine
 from mailer.logs import configure_logging
+from mailer.metrics import CountingStore
 from mailer.scheduler.runner import Runner, schedule_campaign
 from mailer.web.server import WebServer, serve
 from subscribers.lists import get_list
@@ -130,7 +132,9 @@ def run(ctx: click.Context, no_web: bool) -> None:
         from mailer.workers.dispatch import CeleryDispatcher
 
         dispatch = CeleryDispatcher(a.engine, a.settings)  # `mailer worker`s deliver
-    runner = Runner(a.engine, a.settings, dispatch=dispatch)
+    engine = smtp_engine(a.engine, a.settings)
+    engine.store = CountingStore(a.engine)  # outcomes counted for /metrics
+    runner = Runner(a.engine, a.settings, engine=engine, dispatch=dispatch)
     web_server = None if no_web else WebServer(a.settings, a.engine)
     with stop_on_signals() as stop:
         runner.start()

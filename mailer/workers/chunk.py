@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,8 +25,8 @@ from sqlalchemy import Engine
 from mailer.campaigns.models import CampaignStatus
 from mailer.delivery.engine import DeliveryEngine, envelope_sender
 from mailer.delivery.ratelimit import TokenBucket
-from mailer.delivery.store import Claimed, DeliveryStore, Outcome
-from mailer.metrics import count_outcomes
+from mailer.delivery.store import Claimed, DeliveryStore
+from mailer.metrics import CountingStore
 from mailer.settings import Settings
 from mailer.transport.smtp import SmtpConnection, smtp_config
 from mailer.workers import coordination
@@ -39,7 +38,7 @@ SOON = timedelta(seconds=1)  # a retry due within this is waited for, not left t
 WATCH_SECONDS = 0.5
 
 
-class ChunkStore(DeliveryStore):
+class ChunkStore(CountingStore):
     """The engine's store, claiming at most ``quota`` rows and only rows due now."""
 
     def __init__(self, engine: Engine, quota: int) -> None:
@@ -65,10 +64,6 @@ class ChunkStore(DeliveryStore):
         if self.left <= 0 or earliest is None or earliest > utcnow() + SOON:
             return 0, earliest  # this chunk is done; pending rows are someone else's
         return pending, earliest
-
-    def record(self, campaign_id: int, outcomes: Sequence[Outcome], now: datetime) -> None:
-        super().record(campaign_id, outcomes, now)
-        count_outcomes(campaign_id, outcomes)
 
 
 @dataclass

@@ -6,7 +6,13 @@ import dataclasses
 import io
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +97,29 @@ def test_text_format_is_one_line_per_event() -> None:
         root.setLevel(saved[1])
     assert stream.getvalue().count("\n") == 1
     assert "relay-pa55word" not in stream.getvalue() and "********" in stream.getvalue()
+
+
+def test_mailer_run_keeps_the_sweep_and_alembic_out_of_its_log(db_url: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
+    env.update(MAILER_DATABASE_URL=db_url, MAILER_LOG_FORMAT="json")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mailer", "run", "--no-web"],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    early = []
+    while not (line := proc.stderr.readline()).startswith("mailer run:"):  # up and running
+        assert line, "".join(early)
+        early.append(line)
+    time.sleep(3.5)  # three sweeps or more
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 0, rest
+    rest = "".join(early) + rest
+    events = [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
+    assert events, rest
+    assert not [e for e in events if "sweep (trigger" in e["message"]], "the sweep logged at INFO"
+    assert not [e for e in events if e["logger"].startswith("alembic")]
