@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip install --quiet --no-deps -e .
 	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; \
 	  echo "$(LOCK) lacks a dependency of pyproject.toml: run 'make lock'"; exit 1; }
 	# The bounce tests read the sample bounces shipped in flufl.bounce's sdist.
