@@ -111,7 +111,7 @@ class Fleet:
 
     def mailer(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         done = subprocess.run(
-            [sys.executable, "-m", "mailer", *args], env=self.env, capture_output=True, timeout=120
+            [sys.executable, "-m", "mailer", *args], env=self.env, capture_output=True, timeout=600
         )
         assert done.returncode == 0, done.stderr.decode()
         return done
