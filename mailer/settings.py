@@ -24,6 +24,7 @@ from mailer.errors import SettingsError
 DEFAULT_CONFIG = Path("mailer.toml")
 SECURITY = ("auto", "none", "starttls", "tls")
 FEEDBACK_FIELDS = ("campaign", "list", "sender")
+BROKERS = ("redis", "rediss", "amqp", "amqps", "pyamqp")
 
 
 def _opt(default: Any, *, key: str | None = None, secret: bool = False) -> Any:
@@ -51,7 +52,12 @@ class Settings:
     dkim_ed25519_selector: str = _opt("")  # optional second signature, ed25519-sha256
     dkim_ed25519_key_file: str = _opt("")
     rate_limit: float = _opt(0.0)
-    broker_url: str = _opt("", secret=True)
+    broker_url: str = _opt("", secret=True)  # redis:// or amqp://: deliver on Celery workers
+    redis_url: str = _opt("", secret=True)  # rate limit, heartbeats (default: a redis broker)
+    chunk_size: int = _opt(500)  # ledger rows per Celery task
+    worker_metrics_port: int = _opt(9100)  # /metrics of `mailer worker`; 0: none
+    log_format: str = _opt("text")  # text or json (one JSON object per line)
+    log_level: str = _opt("INFO")
     organization: str = _opt("")
     postal_address: str = _opt("")
     timezone: str = _opt("UTC")  # for `send --at` without --tz
@@ -160,6 +166,7 @@ def _check(s: Settings, origin: Mapping[str, str], problems: list[str]) -> None:
             "database_url",
             f"{redact_url(s.database_url)!r} is not a database URL such as sqlite:///mailer.db",
         )
+    _check_scale(s, bad)
     for name in ("workers", "messages_per_connection"):
         if getattr(s, name) < 1:
             bad(name, "must be at least 1")
@@ -226,6 +233,31 @@ def dns_server(value: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValueError(f"{value!r} is not a DNS server such as 127.0.0.1:5353")
     return host, int(port)
+
+
+def _check_scale(s: Settings, bad: Any) -> None:
+    """The Celery, metrics and logging settings."""
+    if s.broker_url and urlsplit(s.broker_url).scheme not in BROKERS:
+        bad("broker_url", "expected a redis://, rediss:// or amqp:// URL (RabbitMQ)")
+    if s.redis_url and urlsplit(s.redis_url).scheme not in ("redis", "rediss"):
+        bad("redis_url", "expected a redis:// or rediss:// URL")
+    if s.broker_url.startswith("amqp") and not s.redis_url:
+        bad("redis_url", "a RabbitMQ broker needs redis_url too (shared rate limit, heartbeats)")
+    if s.chunk_size < 1:
+        bad("chunk_size", "must be at least 1")
+    if not 0 <= s.worker_metrics_port <= 65535:
+        bad("worker_metrics_port", f"port {s.worker_metrics_port} is not between 0 and 65535")
+    if s.log_format not in ("text", "json"):
+        bad("log_format", f"{s.log_format!r} is not one of text, json")
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        bad("log_level", f"{s.log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+
+
+def coordination_url(s: Settings) -> str:
+    """Where workers share the rate limit and heartbeats: redis_url, else a Redis broker."""
+    if s.redis_url:
+        return s.redis_url
+    return s.broker_url if s.broker_url.startswith("redis") else ""
 
 
 def load_settings(

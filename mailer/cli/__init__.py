@@ -71,9 +71,21 @@ def _register() -> None:
         sending,
         setup,
         subscribers,
+        worker,
     )
 
-    for module in (setup, demo, lists, subscribers, issues, sending, campaigns, bounces, doctor):
+    for module in (
+        setup,
+        demo,
+        lists,
+        subscribers,
+        issues,
+        sending,
+        campaigns,
+        bounces,
+        doctor,
+        worker,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
     from mailer.cli import stored_issues, users

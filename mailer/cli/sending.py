@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +20,9 @@ from mailer.cli.foreground import (
 )
 from mailer.compose import compose
 from mailer.content import load_issue_set
+from mailer.delivery.engine import smtp_engine
+from mailer.logs import configure_logging
+from mailer.metrics import CountingStore
 from mailer.scheduler.runner import Runner, schedule_campaign
 from mailer.web.server import WebServer, serve
 from subscribers.lists import get_list
@@ -172,11 +174,18 @@ def run(ctx: click.Context, no_web: bool) -> None:
     Example:
       MAILER_CONFIG=/etc/mailer.toml mailer run
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     a = app(ctx)
+    configure_logging(a.settings)
     with a.session():
         pass  # checks the database is ready before anything starts
-    runner = Runner(a.engine, a.settings)
+    dispatch = None
+    if a.settings.broker_url:
+        from mailer.workers.dispatch import CeleryDispatcher
+
+        dispatch = CeleryDispatcher(a.engine, a.settings)  # `mailer worker`s deliver
+    engine = smtp_engine(a.engine, a.settings)
+    engine.store = CountingStore(a.engine)  # outcomes counted for /metrics
+    runner = Runner(a.engine, a.settings, engine=engine, dispatch=dispatch)
     web_server = None if no_web else WebServer(a.settings, a.engine)
     with stop_on_signals() as stop:
         runner.start()
@@ -186,6 +195,7 @@ def run(ctx: click.Context, no_web: bool) -> None:
             where = f"; web on http://{a.settings.web_host}:{a.settings.web_port}"
         click.echo(
             f"mailer run: delivering via {a.settings.smtp_host}:{a.settings.smtp_port}"
+            f"{' on Celery workers (mailer worker)' if dispatch else ''}"
             f"{where}; Ctrl-C or SIGTERM stops.",
             err=True,
         )
@@ -207,6 +217,7 @@ def web(ctx: click.Context) -> None:
       MAILER_WEB_HOST=0.0.0.0 MAILER_WEB_PORT=8080 mailer web
     """
     a = app(ctx)
+    configure_logging(a.settings)
     with a.session():
         pass  # the database must be ready before serving
     serve(a.settings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.job import Job
@@ -87,12 +88,14 @@ class Runner:
         engine: DeliveryEngine | None = None,
         sweep_seconds: float = 1.0,
         preflight: bool = True,  # `mailer doctor` before each start (False: tests' fakes)
+        dispatch: Callable[[int], object] | None = None,
     ) -> None:
         self.db = db
         self.preflight = preflight
         self.settings = settings
         self.engine = engine or smtp_engine(db, settings)
         self.sweep_seconds = sweep_seconds
+        self.dispatch = dispatch  # with a broker: enqueue chunks for workers instead
         self.stopping = threading.Event()
         self._threads: dict[int, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -204,6 +207,9 @@ class Runner:
         return False
 
     def deliver(self, campaign_id: int) -> None:
+        if self.dispatch is not None:
+            self.dispatch(campaign_id)
+            return
         with self._lock:
             if self.stopping.is_set():
                 return

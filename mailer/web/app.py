@@ -31,7 +31,7 @@ class WebState:
 
 
 def create_app(settings: Settings, db: Engine | None = None, send: Sender | None = None) -> FastAPI:
-    from mailer.web import archive, links, subscribe
+    from mailer.web import archive, links, metrics, subscribe
 
     app = FastAPI(
         title="mailer",
@@ -48,7 +48,7 @@ def create_app(settings: Settings, db: Engine | None = None, send: Sender | None
         outbox=Outbox(engine, settings, send or smtp_sender(settings), tokens=tokens),
     )
     app.add_middleware(BodySizeLimit)
-    for module in (subscribe, links, archive):
+    for module in (subscribe, links, archive, metrics):
         app.include_router(module.router)
     _install_staff(app)
     app.add_middleware(SecurityHeaders)

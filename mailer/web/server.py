@@ -53,8 +53,13 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted or [],
         "server_header": False,
-        "log_config": log_config(),
+        # uvicorn's lines go through mailer.logs (text or JSON, secrets redacted);
+        # the access log's tokens are taken out by the filter on its logger.
+        "log_config": None,
     }
+
+
+logging.getLogger("uvicorn.access").addFilter(RedactTokens())
 
 
 class WebServer:

@@ -1,0 +1,1 @@
+"""Delivery on Celery workers: chunks of the ledger as tasks, coordinated through Redis."""
