@@ -3,7 +3,8 @@
 A fast local SMTP sink (Postfix's smtp-sink when installed, else an aiosmtpd
 sink that discards, which is much slower) receives:
   * raw pipe: N copies of one prebuilt message of the example issue's size,
-    written over the same number of connections, with no rendering or DB;
+    written over the same number of plain sockets with SMTP PIPELINING (the
+    envelope in one write), with no rendering or DB;
   * pipeline: the example issue personalized for N subscribers of a SQLite
     list, through the ledger, the delivery engine and SMTP — without DKIM,
     then with RSA-2048 DKIM;
@@ -25,6 +26,7 @@ import json
 import os
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -174,14 +177,43 @@ def pipeline(db: Path, settings: Settings) -> tuple[int, float]:
     return n, elapsed
 
 
+def _reply(stream: BinaryIO) -> int:
+    """Read one (possibly multi-line) SMTP reply; its code."""
+    while True:
+        line = stream.readline()
+        if not line:
+            raise ConnectionError("the sink hung up")
+        if line[3:4] != b"-":
+            return int(line[:3])
+
+
 def raw_pipe(port: int, message: bytes, n: int) -> float:
+    """The wire's speed: prebuilt bytes over plain sockets, the envelope pipelined.
+
+    Deliberately not our transport, so it stays the same yardstick whatever
+    the transport does: per message one write of MAIL, RCPT and DATA
+    (RFC 2920), three replies, then the data and its reply.
+    """
     per = [n // CONNECTIONS + (1 if i < n % CONNECTIONS else 0) for i in range(CONNECTIONS)]
+    payload = message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
 
     def write(count: int) -> None:
-        conn = SmtpConnection(SmtpConfig("127.0.0.1", port, max_messages=10**9))
-        for i in range(count):
-            conn.send("news@example.org", f"reader.{i}@example.org", message)
-        conn.close()
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            stream = sock.makefile("rb")
+            _reply(stream)
+            sock.sendall(b"EHLO bench.example.org\r\n")
+            _reply(stream)
+            for i in range(count):
+                sock.sendall(
+                    b"MAIL FROM:<news@example.org>\r\n"
+                    b"RCPT TO:<reader.%d@example.org>\r\nDATA\r\n" % i
+                )
+                codes = (_reply(stream), _reply(stream), _reply(stream))
+                assert codes == (250, 250, 354), codes
+                sock.sendall(payload)
+                assert _reply(stream) == 250
+            sock.sendall(b"QUIT\r\n")
+            _reply(stream)
 
     threads = [threading.Thread(target=write, args=(c,)) for c in per]
     start = time.perf_counter()
@@ -263,7 +295,7 @@ def main() -> None:
         if pg_rate is not None:
             label = "pipeline, no DKIM, PostgreSQL"
             print(f"{label:<34} {pg_rate:>8,.0f} {pg_rate / raw_rate:>11.2f}")
-        print("Aim: >= 0.5 of the raw pipe without DKIM, >= 0.25 with RSA DKIM.")
+        print("Aim: >= 0.5 of the raw pipe without DKIM, >= 0.4 with RSA DKIM.")
         for size in args.rss:
             out = subprocess.run(
                 [sys.executable, __file__, "--child-rss", str(size), "--workdir", str(work)],
