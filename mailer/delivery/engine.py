@@ -33,6 +33,7 @@ from mailer.campaigns.service import campaign_issues, finish_if_done
 from mailer.compose import Composition, compose
 from mailer.db import session_scope
 from mailer.delivery.breaker import Breaker
+from mailer.delivery.folded import Recorder, recorder
 from mailer.delivery.outcomes import Outcome, RetryPolicy, error_outcome, failed_attempt
 from mailer.delivery.owners import owner_id
 from mailer.delivery.ratelimit import TokenBucket
@@ -177,6 +178,12 @@ class DeliveryEngine:
         Returns the session failure that ended it early, if any. Rows not
         attempted (a stop, a pause, a session failure) are handed back.
         """
+        with recorder(self.store) as rec:  # on PostgreSQL, one round trip per message
+            return self._send_all(run, batch, link, rec)
+
+    def _send_all(
+        self, run: Run, batch: list[Claimed], link: Link, rec: Recorder
+    ) -> SessionFailure | None:
         pending: list[Outcome] = []  # outcomes not yet committed
         done: set[int] = set()
         failure: SessionFailure | None = None
@@ -191,7 +198,7 @@ class DeliveryEngine:
                     self._note(run, ready)
                     continue
                 self.limiter.acquire()
-                if not self.store.advance(run.campaign_id, pending, row.id, utcnow()):
+                if not rec.advance(run.campaign_id, pending, row.id, utcnow()):
                     pending = []
                     break  # paused or cancelled meanwhile
                 pending = []
@@ -206,7 +213,7 @@ class DeliveryEngine:
                 self._note(run, outcome)
         finally:
             now = utcnow()
-            self.store.record(run.campaign_id, pending, now)
+            rec.advance(run.campaign_id, pending, None, now)
             self.store.release([r.id for r in batch if r.id not in done], now)
         return failure
 

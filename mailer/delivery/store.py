@@ -73,7 +73,7 @@ class DeliveryStore:
         self.postgres = engine.dialect.name == "postgresql"
         self.policy = policy or Policy()
         # Mark one row as on the wire, unless the campaign stopped sending.
-        self._mark = (
+        self.mark = (
             update(Delivery)
             .where(
                 Delivery.id == bindparam("next_id"),
@@ -264,7 +264,7 @@ class DeliveryStore:
             write_outcomes(conn, campaign_id, outcomes, now, self.policy)
             if next_id is None:
                 return True
-            marked = conn.execute(self._mark, {"next_id": next_id, "cid": campaign_id, "now": now})
+            marked = conn.execute(self.mark, {"next_id": next_id, "cid": campaign_id, "now": now})
             return bool(marked.rowcount)
 
     def record(self, campaign_id: int, outcomes: Sequence[Outcome], now: datetime) -> None:

@@ -73,9 +73,7 @@ def test_replies_decide_the_outcome(engine: Engine) -> None:
     fast = engine_for(engine, transport)
     # Giving up is decided by the count of attempts, not by seconds since the
     # rows were made: a loaded machine must not make u0 give up too.
-    fast.retry = RetryPolicy(
-        base=0.01, maximum=0.05, deadline=timedelta(days=1), max_attempts=4
-    )
+    fast.retry = RetryPolicy(base=0.01, maximum=0.05, deadline=timedelta(days=1), max_attempts=4)
     assert fast.run(cid, threading.Event()) == "finished"
     rows = {r.subscriber_id: r for r in ledger(engine, cid)}
     by_email = {f"u{i}@example.org": rows[i + 1] for i in range(6)}
