@@ -9,6 +9,7 @@ checks, so a campaign scheduled by another process is picked up at once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.campaigns.service import due_campaigns, mark_missed, start_campaign
 from mailer.db import session_scope
 from mailer.delivery.engine import DeliveryEngine, smtp_engine
+from mailer.delivery.processes import run_everywhere
 from mailer.delivery.store import DeliveryStore
 from mailer.scheduler import jobs
 from mailer.settings import Settings
@@ -89,6 +91,8 @@ class Runner:
         self.db = db
         self.settings = settings
         self.engine = engine or smtp_engine(db, settings)
+        # Helper processes run the SMTP engine of the settings: not a custom one.
+        self.processes = settings.processes if engine is None else 1
         self.sweep_seconds = sweep_seconds
         self.stopping = threading.Event()
         self._threads: dict[int, threading.Thread] = {}
@@ -191,7 +195,8 @@ class Runner:
 
     def _deliver(self, campaign_id: int) -> None:
         try:
-            status = self.engine.run(campaign_id, self.stopping)
+            settings = dataclasses.replace(self.settings, processes=self.processes)
+            status = run_everywhere(self.engine, settings, campaign_id, self.stopping)
             log.info("campaign %d: %s", campaign_id, status)
         except Exception:
             log.exception(
