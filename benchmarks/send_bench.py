@@ -49,6 +49,7 @@ from mailer.campaigns.service import create_campaign, start_campaign  # noqa: E4
 from mailer.content import load_issue_set  # noqa: E402
 from mailer.db import make_engine, session_scope, upgrade  # noqa: E402
 from mailer.delivery.engine import smtp_engine  # noqa: E402
+from mailer.delivery.processes import run_everywhere  # noqa: E402
 from mailer.devserver import free_port  # noqa: E402
 from mailer.settings import Settings  # noqa: E402
 from mailer.transport.smtp import SmtpConfig, SmtpConnection  # noqa: E402
@@ -104,6 +105,9 @@ class Sink:
             self.controller.stop()
 
 
+PROCESSES = os.cpu_count() or 1
+
+
 def settings_for(
     db: Path, port: int, dkim_key: Path | None = None, url: str | None = None
 ) -> Settings:
@@ -115,7 +119,9 @@ def settings_for(
         secret_key="bench",
         from_address="LMEC <news@example.org>",
         base_url="https://news.example.org",
-        workers=CONNECTIONS,
+        # The raw pipe's connection count in all: split over the processes.
+        workers=max(1, CONNECTIONS // PROCESSES),
+        processes=PROCESSES,
         messages_per_connection=100_000,
     )
     if dkim_key is not None:
@@ -170,7 +176,7 @@ def pipeline(db: Path, settings: Settings) -> tuple[int, float]:
         campaign = s.get(Campaign, cid)
         assert campaign is not None
         n = start_campaign(s, campaign)
-    status = smtp_engine(engine, settings).run(cid, threading.Event())
+    status = run_everywhere(smtp_engine(engine, settings), settings, cid, threading.Event())
     elapsed = time.perf_counter() - start
     assert status == "finished", status
     engine.dispose()
@@ -247,13 +253,18 @@ def child_rss(n: int, workdir: Path) -> None:
 
 
 def main() -> None:
+    global PROCESSES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--rss", type=int, nargs="*", default=[20_000, 200_000])
     parser.add_argument("--postgres", help="Also run the pipeline on this PostgreSQL server.")
+    parser.add_argument(
+        "--processes", type=int, default=os.cpu_count() or 1, help="MAILER_PROCESSES"
+    )
     parser.add_argument("--child-rss", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    PROCESSES = args.processes
     if args.child_rss:
         child_rss(args.child_rss, args.workdir)
         return
@@ -285,7 +296,8 @@ def main() -> None:
                     pg_rate = sent_pg / pg_s
         raw_rate, plain_rate, dkim_rate = n / raw_s, sent / plain_s, sent_dkim / dkim_s
         print(
-            f"sink: {sink.kind}; {CONNECTIONS} connections; message {len(message) / 1024:.1f} KB;"
+            f"sink: {sink.kind}; {CONNECTIONS} connections; {PROCESSES} processes;"
+            f" message {len(message) / 1024:.1f} KB;"
             f" {n:,} recipients"
         )
         print(f"{'':<34} {'msg/s':>8} {'x raw pipe':>11}")
@@ -298,7 +310,16 @@ def main() -> None:
         print("Aim: >= 0.5 of the raw pipe without DKIM, >= 0.4 with RSA DKIM.")
         for size in args.rss:
             out = subprocess.run(
-                [sys.executable, __file__, "--child-rss", str(size), "--workdir", str(work)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--child-rss",
+                    str(size),
+                    "--workdir",
+                    str(work),
+                    "--processes",
+                    str(PROCESSES),
+                ],
                 check=True,
                 capture_output=True,
                 text=True,
