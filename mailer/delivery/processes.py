@@ -11,7 +11,8 @@ nobody gets a message twice, and a helper that dies is recognised as dead
 Helpers are started with ``spawn`` (a fork of a process with threads and
 open database connections is not safe), stop when the caller is stopped
 (SIGTERM to each: the message in flight finishes and is recorded) and stop
-on their own if the caller disappears.
+on their own if the caller disappears. With a ``rate_limit`` (a token bucket
+in each process) delivery stays in one process.
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ def run_everywhere(
     engine: DeliveryEngine, settings: Settings, campaign_id: int, stop: threading.Event
 ) -> str:
     """``engine.run`` here, plus ``settings.processes - 1`` helper processes; the status."""
-    count = settings.processes - 1
+    # A rate limit is a token bucket per process: with one, the limit is what
+    # bounds the speed, so one process keeps it exact.
+    count = 0 if settings.rate_limit else settings.processes - 1
     if count < 1:
         return engine.run(campaign_id, stop)
     helpers = start_helpers(settings, campaign_id, count)

@@ -5,16 +5,25 @@ server on loopback, with MAILER_PROCESSES=2: the command's own process and
 one helper claim from the same ledger.
 """
 
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+from sqlalchemy import Engine
+
+from mailer.delivery import processes
+from mailer.delivery.engine import DeliveryEngine
+from mailer.transport.memory import MemoryTransport
 from tests.mailer.helpers import EXAMPLE
+from tests.mailer.sending import SETTINGS, new_campaign, populate
 from tests.smtp_server import SmtpServer
 
 WORKERS = 2
@@ -120,3 +129,20 @@ def test_sigkill_of_a_helper_loses_nobody(db_url: str, tmp_path: Path) -> None:
     assert sum(c - 1 for c in received.values()) <= in_doubt
     assert report["sent"] == n and report["status"] == "finished"
     assert json.loads(out)["sent"] == n
+
+
+def test_a_rate_limit_keeps_delivery_in_one_process(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The token bucket is per process: two processes would send at twice the limit.
+    def no_helpers(*_args: object) -> list[object]:
+        raise AssertionError("helpers started despite a rate limit")
+
+    monkeypatch.setattr(processes, "start_helpers", no_helpers)
+    populate(engine, 3)
+    cid = new_campaign(engine)
+    settings = dataclasses.replace(SETTINGS, rate_limit=1000.0, processes=2)
+    transport = MemoryTransport()
+    delivery = DeliveryEngine(engine, settings, lambda: transport, envelope_from="b@example.org")
+    assert processes.run_everywhere(delivery, settings, cid, threading.Event()) == "finished"
+    assert len(transport.sent) == 3
