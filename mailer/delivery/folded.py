@@ -1,8 +1,8 @@
 """One round trip per message on PostgreSQL: the outcome and the next row in one statement.
 
-Per message the store used to pay a ping on checkout, BEGIN, ``SET LOCAL
-synchronous_commit = off``, the outcome's UPDATE, the next row's UPDATE and
-COMMIT: six round trips, ~35 % of the PostgreSQL rate (the h4 benchmark).
+Per message the store used to pay ``SET LOCAL synchronous_commit = off``,
+the outcome's UPDATE, the next row's UPDATE and COMMIT, plus the pool's ping
+on checkout: round trips that cost ~35 % of the rate on PostgreSQL.
 Here a batch holds one autocommit connection, and each message is a single
 statement — data-modifying CTEs for the outcome and the next row, and
 ``set_config(..., is_local => true)`` for the commit mode — which PostgreSQL
