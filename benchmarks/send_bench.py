@@ -3,7 +3,8 @@
 A fast local SMTP sink (Postfix's smtp-sink when installed, else an aiosmtpd
 sink that discards, which is much slower) receives:
   * raw pipe: N copies of one prebuilt message of the example issue's size,
-    written over the same number of connections, with no rendering or DB;
+    written over the same number of plain sockets with SMTP PIPELINING (the
+    envelope in one write), with no rendering or DB;
   * pipeline: the example issue personalized for N subscribers of a SQLite
     list, through the ledger, the delivery engine and SMTP — without DKIM,
     then with RSA-2048 DKIM;
@@ -25,6 +26,7 @@ import json
 import os
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -46,6 +49,7 @@ from mailer.campaigns.service import create_campaign, start_campaign  # noqa: E4
 from mailer.content import load_issue_set  # noqa: E402
 from mailer.db import make_engine, session_scope, upgrade  # noqa: E402
 from mailer.delivery.engine import smtp_engine  # noqa: E402
+from mailer.delivery.processes import run_everywhere  # noqa: E402
 from mailer.devserver import free_port  # noqa: E402
 from mailer.settings import Settings  # noqa: E402
 from mailer.transport.smtp import SmtpConfig, SmtpConnection  # noqa: E402
@@ -101,6 +105,9 @@ class Sink:
             self.controller.stop()
 
 
+PROCESSES = os.cpu_count() or 1
+
+
 def settings_for(
     db: Path, port: int, dkim_key: Path | None = None, url: str | None = None
 ) -> Settings:
@@ -112,7 +119,9 @@ def settings_for(
         secret_key="bench",
         from_address="LMEC <news@example.org>",
         base_url="https://news.example.org",
-        workers=CONNECTIONS,
+        # The raw pipe's connection count in all: split over the processes.
+        workers=max(1, CONNECTIONS // PROCESSES),
+        processes=PROCESSES,
         messages_per_connection=100_000,
     )
     if dkim_key is not None:
@@ -167,21 +176,50 @@ def pipeline(db: Path, settings: Settings) -> tuple[int, float]:
         campaign = s.get(Campaign, cid)
         assert campaign is not None
         n = start_campaign(s, campaign)
-    status = smtp_engine(engine, settings).run(cid, threading.Event())
+    status = run_everywhere(smtp_engine(engine, settings), settings, cid, threading.Event())
     elapsed = time.perf_counter() - start
     assert status == "finished", status
     engine.dispose()
     return n, elapsed
 
 
+def _reply(stream: BinaryIO) -> int:
+    """Read one (possibly multi-line) SMTP reply; its code."""
+    while True:
+        line = stream.readline()
+        if not line:
+            raise ConnectionError("the sink hung up")
+        if line[3:4] != b"-":
+            return int(line[:3])
+
+
 def raw_pipe(port: int, message: bytes, n: int) -> float:
+    """The wire's speed: prebuilt bytes over plain sockets, the envelope pipelined.
+
+    Deliberately not our transport, so it stays the same yardstick whatever
+    the transport does: per message one write of MAIL, RCPT and DATA
+    (RFC 2920), three replies, then the data and its reply.
+    """
     per = [n // CONNECTIONS + (1 if i < n % CONNECTIONS else 0) for i in range(CONNECTIONS)]
+    payload = message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
 
     def write(count: int) -> None:
-        conn = SmtpConnection(SmtpConfig("127.0.0.1", port, max_messages=10**9))
-        for i in range(count):
-            conn.send("news@example.org", f"reader.{i}@example.org", message)
-        conn.close()
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            stream = sock.makefile("rb")
+            _reply(stream)
+            sock.sendall(b"EHLO bench.example.org\r\n")
+            _reply(stream)
+            for i in range(count):
+                sock.sendall(
+                    b"MAIL FROM:<news@example.org>\r\n"
+                    b"RCPT TO:<reader.%d@example.org>\r\nDATA\r\n" % i
+                )
+                codes = (_reply(stream), _reply(stream), _reply(stream))
+                assert codes == (250, 250, 354), codes
+                sock.sendall(payload)
+                assert _reply(stream) == 250
+            sock.sendall(b"QUIT\r\n")
+            _reply(stream)
 
     threads = [threading.Thread(target=write, args=(c,)) for c in per]
     start = time.perf_counter()
@@ -215,13 +253,18 @@ def child_rss(n: int, workdir: Path) -> None:
 
 
 def main() -> None:
+    global PROCESSES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--rss", type=int, nargs="*", default=[20_000, 200_000])
     parser.add_argument("--postgres", help="Also run the pipeline on this PostgreSQL server.")
+    parser.add_argument(
+        "--processes", type=int, default=os.cpu_count() or 1, help="MAILER_PROCESSES"
+    )
     parser.add_argument("--child-rss", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    PROCESSES = args.processes
     if args.child_rss:
         child_rss(args.child_rss, args.workdir)
         return
@@ -253,7 +296,8 @@ def main() -> None:
                     pg_rate = sent_pg / pg_s
         raw_rate, plain_rate, dkim_rate = n / raw_s, sent / plain_s, sent_dkim / dkim_s
         print(
-            f"sink: {sink.kind}; {CONNECTIONS} connections; message {len(message) / 1024:.1f} KB;"
+            f"sink: {sink.kind}; {CONNECTIONS} connections; {PROCESSES} processes;"
+            f" message {len(message) / 1024:.1f} KB;"
             f" {n:,} recipients"
         )
         print(f"{'':<34} {'msg/s':>8} {'x raw pipe':>11}")
@@ -263,10 +307,19 @@ def main() -> None:
         if pg_rate is not None:
             label = "pipeline, no DKIM, PostgreSQL"
             print(f"{label:<34} {pg_rate:>8,.0f} {pg_rate / raw_rate:>11.2f}")
-        print("Aim: >= 0.5 of the raw pipe without DKIM, >= 0.25 with RSA DKIM.")
+        print("Aim: >= 0.5 of the raw pipe without DKIM, >= 0.4 with RSA DKIM.")
         for size in args.rss:
             out = subprocess.run(
-                [sys.executable, __file__, "--child-rss", str(size), "--workdir", str(work)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--child-rss",
+                    str(size),
+                    "--workdir",
+                    str(work),
+                    "--processes",
+                    str(PROCESSES),
+                ],
                 check=True,
                 capture_output=True,
                 text=True,

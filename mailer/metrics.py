@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -52,18 +52,10 @@ def count_outcomes(campaign_id: int, outcomes: Sequence[Outcome]) -> None:
 class CountingStore(DeliveryStore):
     """The delivery store, counting each recorded outcome into this process's metrics."""
 
-    def advance(
-        self,
-        campaign_id: int,
-        outcomes: Sequence[Outcome],
-        next_id: int | None,
-        now: datetime,
-    ) -> bool:
-        # Every outcome is written here (record() comes through too), whether
-        # or not the next row may go out.
-        marked = super().advance(campaign_id, outcomes, next_id, now)
+    def recorded(self, campaign_id: int, outcomes: Sequence[Outcome]) -> None:
+        # Every recording path ends here (the store's advance, and the folded
+        # one-statement path on PostgreSQL), once the outcomes are committed.
         count_outcomes(campaign_id, outcomes)
-        return marked
 
 
 class LedgerCollector(Collector):

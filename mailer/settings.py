@@ -62,6 +62,8 @@ class Settings:
     postal_address: str = _opt("")
     timezone: str = _opt("UTC")  # for `send --at` without --tz
     workers: int = _opt(4)  # delivery threads, each with its own SMTP connection
+    # Delivery processes, each with `workers` threads (so both cores work); 1 = one process.
+    processes: int = _opt(os.cpu_count() or 1)
     messages_per_connection: int = _opt(100)
     retry_base_seconds: float = _opt(60.0)  # first retry after this; doubles each time
     retry_max_seconds: float = _opt(3600.0)
@@ -167,7 +169,7 @@ def _check(s: Settings, origin: Mapping[str, str], problems: list[str]) -> None:
             f"{redact_url(s.database_url)!r} is not a database URL such as sqlite:///mailer.db",
         )
     _check_scale(s, bad)
-    for name in ("workers", "messages_per_connection"):
+    for name in ("workers", "processes", "messages_per_connection"):
         if getattr(s, name) < 1:
             bad(name, "must be at least 1")
     for name in ("retry_base_seconds", "retry_max_seconds", "retry_deadline_hours"):

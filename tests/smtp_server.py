@@ -5,6 +5,11 @@ Like Mailman's SMTP test layer: messages are kept in memory per recipient;
 ``drop_after_data`` hangs up without answering the final dot. A relay that
 refuses us: ``mail_rule`` answers every MAIL FROM, ``data_all`` every final
 dot, and ``password`` makes the server require AUTH (a wrong one gets 535).
+``pipelining`` offers RFC 2920 PIPELINING in EHLO (aiosmtpd reads commands
+one line at a time, so pipelined ones simply queue); ``data_cmd_rule``
+answers the DATA command itself (``354`` even with no valid recipient: a
+broken relay); ``hangup_at`` ("MAIL", "RCPT" or "DATA") closes the connection
+when that command arrives, once.
 Each can be changed while the server runs ("the relay was fixed").
 """
 
@@ -57,6 +62,16 @@ class Handler:
     lock: threading.Lock = field(default_factory=threading.Lock)
     connections: int = 0
     refused_mail: int = 0
+    pipelining: bool = False
+    data_cmd_rule: str | None = None
+    hangup_at: str | None = None
+
+    def hangup(self, server: SMTP, command: str) -> bool:
+        if self.hangup_at != command:
+            return False
+        self.hangup_at = None
+        server.transport.close()
+        return True
 
     async def handle_MAIL(
         self,
@@ -68,6 +83,8 @@ class Handler:
     ) -> str:
         if self.password is not None and not session.authenticated:
             return "530 5.7.0 Authentication required"
+        if self.hangup(server, "MAIL"):
+            return "421 closing"
         if self.mail_rule:
             with self.lock:
                 self.refused_mail += 1
@@ -97,6 +114,8 @@ class Handler:
             self.connections += 1
             self.ehlo_names.append(hostname)
         session.host_name = hostname
+        if self.pipelining:  # before the last line, "250 HELP"
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
         return responses
 
     async def handle_RCPT(
@@ -107,6 +126,8 @@ class Handler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if self.hangup(server, "RCPT"):
+            return "421 closing"
         rule = self._rule(self.rcpt_rules, address.lower())
         if rule:
             return rule
@@ -165,6 +186,24 @@ class Handler:
         return out
 
 
+class _Server(SMTP):
+    """aiosmtpd's server with a say in the DATA command itself (no handler hook for it)."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        handler: Handler = self.event_handler
+        if handler.hangup(self, "DATA"):
+            return
+        if handler.data_cmd_rule:
+            await self.push(handler.data_cmd_rule)
+            return
+        await super().smtp_DATA(arg)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _Server(self.handler, **self.SMTP_kwargs)
+
+
 class SmtpServer:
     def __init__(
         self,
@@ -175,7 +214,7 @@ class SmtpServer:
     ) -> None:
         self.handler = Handler(**handler_args)
         self.port = free_port()
-        self.controller = Controller(
+        self.controller = _Controller(
             self.handler,
             hostname="127.0.0.1",
             port=self.port,

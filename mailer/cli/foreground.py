@@ -16,6 +16,7 @@ from mailer.cli.context import App, print_json
 from mailer.cli.progress import send_progress
 from mailer.db import session_scope
 from mailer.delivery.engine import smtp_engine
+from mailer.delivery.processes import run_everywhere
 from subscribers.models import utcnow
 
 
@@ -55,7 +56,8 @@ def deliver_in_foreground(a: App, campaign_id: int) -> Report:
 
         def work() -> None:
             try:
-                result["status"] = engine.run(campaign_id, stop)
+                # MAILER_PROCESSES: helper processes beside this one.
+                result["status"] = run_everywhere(engine, a.settings, campaign_id, stop)
             except Exception as exc:
                 result["error"] = exc
 

@@ -185,7 +185,11 @@ def run(ctx: click.Context, no_web: bool) -> None:
         dispatch = CeleryDispatcher(a.engine, a.settings)  # `mailer worker`s deliver
     engine = smtp_engine(a.engine, a.settings)
     engine.store = CountingStore(a.engine)  # outcomes counted for /metrics
-    runner = Runner(a.engine, a.settings, engine=engine, dispatch=dispatch)
+    # The SMTP engine of the settings, counting outcomes for /metrics; helper
+    # processes (MAILER_PROCESSES) run the same engine and count their own.
+    runner = Runner(
+        a.engine, a.settings, engine=engine, dispatch=dispatch, processes=a.settings.processes
+    )
     web_server = None if no_web else WebServer(a.settings, a.engine)
     with stop_on_signals() as stop:
         runner.start()

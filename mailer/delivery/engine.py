@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from email.utils import parseaddr
@@ -33,6 +34,7 @@ from mailer.campaigns.service import campaign_issues, finish_if_done
 from mailer.compose import Composition, compose
 from mailer.db import session_scope
 from mailer.delivery.breaker import Breaker
+from mailer.delivery.folded import Recorder, recorder
 from mailer.delivery.outcomes import Outcome, RetryPolicy, error_outcome, failed_attempt
 from mailer.delivery.owners import owner_id
 from mailer.delivery.ratelimit import TokenBucket
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 32
 LEASE = timedelta(minutes=10)
+RECOVER_SECONDS = 1.0  # how often idle workers look for rows of dead workers
 SESSION_TRIES = 5  # a connection refused this many times in a row pauses the campaign
 
 __all__ = ["BATCH", "DeliveryEngine", "RetryPolicy", "envelope_sender", "smtp_engine"]
@@ -82,6 +85,7 @@ class DeliveryEngine:
         self.retry = RetryPolicy.from_settings(settings)
         self.session_retry_seconds = 1.0  # doubles per try, SESSION_TRIES tries
         self.owner = owner_id()
+        self._recovered_at = time.monotonic()
 
     def _composition(self, campaign_id: int) -> Composition:
         with session_scope(self.db) as s:
@@ -132,6 +136,15 @@ class DeliveryEngine:
             finish_if_done(session, campaign_id)
         return self.store.campaign_status(campaign_id) or "unknown"
 
+    def _recover_now_and_then(self, campaign_id: int) -> None:
+        now = time.monotonic()
+        if now - self._recovered_at < RECOVER_SECONDS:
+            return
+        self._recovered_at = now
+        requeued = self.store.recover(campaign_id, utcnow())
+        if requeued:
+            log.warning("campaign %d: %d messages in doubt requeued", campaign_id, requeued)
+
     def pause(self, run: Run, reason: str) -> None:
         if self.store.pause(run.campaign_id, reason):
             log.warning("campaign %d paused: %s", run.campaign_id, reason)
@@ -150,6 +163,9 @@ class DeliveryEngine:
                     if pending == 0:
                         return
                     # Rows held by other workers, or retries due later: wait a little.
+                    # A worker process that died (another helper, kill -9) leaves
+                    # rows under its lease: take them back rather than wait it out.
+                    self._recover_now_and_then(run.campaign_id)
                     wait = 0.2 if earliest is None else (earliest - utcnow()).total_seconds()
                     run.wait(min(max(wait, 0.05), 1.0))
                     continue
@@ -177,6 +193,12 @@ class DeliveryEngine:
         Returns the session failure that ended it early, if any. Rows not
         attempted (a stop, a pause, a session failure) are handed back.
         """
+        with recorder(self.store) as rec:  # on PostgreSQL, one round trip per message
+            return self._send_all(run, batch, link, rec)
+
+    def _send_all(
+        self, run: Run, batch: list[Claimed], link: Link, rec: Recorder
+    ) -> SessionFailure | None:
         pending: list[Outcome] = []  # outcomes not yet committed
         done: set[int] = set()
         failure: SessionFailure | None = None
@@ -191,7 +213,7 @@ class DeliveryEngine:
                     self._note(run, ready)
                     continue
                 self.limiter.acquire()
-                if not self.store.advance(run.campaign_id, pending, row.id, utcnow()):
+                if not rec.advance(run.campaign_id, pending, row.id, utcnow()):
                     pending = []
                     break  # paused or cancelled meanwhile
                 pending = []
@@ -206,7 +228,7 @@ class DeliveryEngine:
                 self._note(run, outcome)
         finally:
             now = utcnow()
-            self.store.record(run.campaign_id, pending, now)
+            rec.advance(run.campaign_id, pending, None, now)
             self.store.release([r.id for r in batch if r.id not in done], now)
         return failure
 

@@ -20,7 +20,7 @@ def _bind(name: str, type_: Any = None) -> Any:
 
 
 # One statement, compiled once: every outcome is a row of parameters.
-_OUTCOME = (
+OUTCOME = (
     update(Delivery)
     .where(Delivery.id == _bind("oid"))
     .values(
@@ -39,28 +39,30 @@ _OUTCOME = (
 )
 
 
+def outcome_params(o: Outcome, now: datetime) -> dict[str, Any]:
+    """The parameters of OUTCOME for one outcome."""
+    return {
+        "oid": o.id,
+        "status": o.status.value,
+        "code": o.code,
+        "reply": o.reply,
+        "mid": o.message_id,
+        "nxt": o.next_attempt_at or now,
+        "sent": o.sent_at,
+        "now": now,
+        "doubt": o.in_doubt,
+        "failure": o.failure.value if o.failure else None,
+    }
+
+
 def write_outcomes(
     conn: Connection, campaign_id: int, outcomes: Sequence[Outcome], now: datetime, policy: Policy
 ) -> None:
     """Update each row with its outcome and record the bounces it implies."""
     if not outcomes:
         return
-    rows = [
-        {
-            "oid": o.id,
-            "status": o.status.value,
-            "code": o.code,
-            "reply": o.reply,
-            "mid": o.message_id,
-            "nxt": o.next_attempt_at or now,
-            "sent": o.sent_at,
-            "now": now,
-            "doubt": o.in_doubt,
-            "failure": o.failure.value if o.failure else None,
-        }
-        for o in outcomes
-    ]
-    conn.execute(_OUTCOME, rows)
+    rows = [outcome_params(o, now) for o in outcomes]
+    conn.execute(OUTCOME, rows)
     bounces = [o.bounce for o in outcomes if o.bounce is not None]
     if not bounces:
         return

@@ -74,7 +74,7 @@ class DeliveryStore:
         self.postgres = engine.dialect.name == "postgresql"
         self.policy = policy or Policy()
         # Mark one row as on the wire, unless the campaign stopped sending.
-        self._mark = (
+        self.mark = (
             update(Delivery)
             .where(
                 Delivery.id == bindparam("next_id"),
@@ -265,10 +265,16 @@ class DeliveryStore:
                 # could lose the last commits (PERF-NOTES.md).
                 conn.execute(text("SET LOCAL synchronous_commit = off"))
             write_outcomes(conn, campaign_id, outcomes, now, self.policy)
-            if next_id is None:
-                return True
-            marked = conn.execute(self._mark, {"next_id": next_id, "cid": campaign_id, "now": now})
-            return bool(marked.rowcount)
+            marked = (
+                None
+                if next_id is None
+                else conn.execute(self.mark, {"next_id": next_id, "cid": campaign_id, "now": now})
+            )
+        self.recorded(campaign_id, outcomes)
+        return marked is None or bool(marked.rowcount)
+
+    def recorded(self, campaign_id: int, outcomes: Sequence[Outcome]) -> None:
+        """Called once outcomes are committed, by every recording path (metrics hook)."""
 
     def record(self, campaign_id: int, outcomes: Sequence[Outcome], now: datetime) -> None:
         self.advance(campaign_id, outcomes, None, now)

@@ -9,6 +9,7 @@ checks, so a campaign scheduled by another process is picked up at once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.campaigns.service import due_campaigns, mark_missed, start_campaign
 from mailer.db import session_scope
 from mailer.delivery.engine import DeliveryEngine, smtp_engine
+from mailer.delivery.processes import run_everywhere
 from mailer.delivery.store import DeliveryStore
 from mailer.outbox import Outbox, OutboxWorker, smtp_sender
 from mailer.scheduler import jobs
@@ -89,11 +91,15 @@ class Runner:
         sweep_seconds: float = 1.0,
         preflight: bool = True,  # `mailer doctor` before each start (False: tests' fakes)
         dispatch: Callable[[int], object] | None = None,
+        processes: int | None = None,
     ) -> None:
         self.db = db
         self.preflight = preflight
         self.settings = settings
         self.engine = engine or smtp_engine(db, settings)
+        # Helper processes run the SMTP engine of the settings: a custom engine
+        # (the tests' fakes) runs alone unless the caller says otherwise.
+        self.processes = processes or (settings.processes if engine is None else 1)
         self.sweep_seconds = sweep_seconds
         self.dispatch = dispatch  # with a broker: enqueue chunks for workers instead
         self.stopping = threading.Event()
@@ -227,7 +233,8 @@ class Runner:
 
     def _deliver(self, campaign_id: int) -> None:
         try:
-            status = self.engine.run(campaign_id, self.stopping)
+            settings = dataclasses.replace(self.settings, processes=self.processes)
+            status = run_everywhere(self.engine, settings, campaign_id, self.stopping)
             log.info("campaign %d: %s", campaign_id, status)
         except Exception:
             log.exception(

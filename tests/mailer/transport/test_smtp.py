@@ -17,6 +17,12 @@ MESSAGE = (
 )
 
 
+@pytest.fixture(params=[False, True], ids=["stepwise", "pipelined"])
+def pipelining(request: pytest.FixtureRequest) -> bool:
+    """Every test with a server runs against one without PIPELINING and one with it."""
+    return bool(request.param)
+
+
 def connect(server: SmtpServer) -> SmtpConnection:
     return SmtpConnection(SmtpConfig(host="127.0.0.1", port=server.port, timeout=5))
 
@@ -26,8 +32,8 @@ def test_dot_stuffing_matches_rfc5321() -> None:
     assert dot_stuff(b"no dots\r\n") == b"no dots\r\n"
 
 
-def test_messages_arrive_byte_for_byte_over_one_session() -> None:
-    with SmtpServer() as server:
+def test_messages_arrive_byte_for_byte_over_one_session(pipelining: bool) -> None:
+    with SmtpServer(pipelining=pipelining) as server:
         conn = connect(server)
         for i in range(3):
             result = conn.send("bounce@example.org", f"r{i}@example.org", MESSAGE)
@@ -41,8 +47,9 @@ def test_messages_arrive_byte_for_byte_over_one_session() -> None:
     assert body.get_content().startswith(".leading dot line")
 
 
-def test_replies_are_sorted_into_temporary_and_permanent() -> None:
+def test_replies_are_sorted_into_temporary_and_permanent(pipelining: bool) -> None:
     with SmtpServer(
+        pipelining=pipelining,
         rcpt_rules={
             "gone@example.org": "550 5.1.1 No such user",
             "full@example.org": "452 4.2.2 Mailbox full",
@@ -68,8 +75,8 @@ def test_replies_are_sorted_into_temporary_and_permanent() -> None:
         conn.close()
 
 
-def test_connection_dropped_after_data_is_temporary_and_reconnects() -> None:
-    with SmtpServer(drop_after_data={"drop@example.org"}) as server:
+def test_connection_dropped_after_data_is_temporary_and_reconnects(pipelining: bool) -> None:
+    with SmtpServer(pipelining=pipelining, drop_after_data={"drop@example.org"}) as server:
         conn = connect(server)
         with pytest.raises(TemporaryFailure):
             conn.send("b@example.org", "drop@example.org", MESSAGE)
@@ -87,21 +94,21 @@ def test_unreachable_server_is_a_session_failure_that_may_pass() -> None:
     assert caught.value.temporary
 
 
-def test_refused_sender_and_login_are_the_sessions_not_the_recipients() -> None:
-    with SmtpServer(mail_rule="553 5.7.1 Sender rejected") as server:
+def test_refused_sender_and_login_are_the_sessions_not_the_recipients(pipelining: bool) -> None:
+    with SmtpServer(pipelining=pipelining, mail_rule="553 5.7.1 Sender rejected") as server:
         conn = connect(server)
         with pytest.raises(SessionFailure) as caught:
             conn.send("b@example.org", "r@example.org", MESSAGE)
         conn.close()
     assert caught.value.reply == "relay refused sender (553 5.7.1 Sender rejected)"
     assert not caught.value.temporary
-    with SmtpServer(mail_rule="451 4.7.1 Try again later") as server:
+    with SmtpServer(pipelining=pipelining, mail_rule="451 4.7.1 Try again later") as server:
         conn = connect(server)
         with pytest.raises(SessionFailure) as caught:
             conn.send("b@example.org", "r@example.org", MESSAGE)
         conn.close()
     assert caught.value.temporary
-    with SmtpServer(password="right") as server:
+    with SmtpServer(pipelining=pipelining, password="right") as server:
         config = SmtpConfig(host="127.0.0.1", port=server.port, username="u", password="wrong")
         with pytest.raises(SessionFailure, match=r"relay refused our login \(535 ") as caught:
             SmtpConnection(config).send("b@example.org", "r@example.org", MESSAGE)
@@ -111,8 +118,8 @@ def test_refused_sender_and_login_are_the_sessions_not_the_recipients() -> None:
         good.close()
 
 
-def test_idn_domains_go_out_as_a_labels() -> None:
-    with SmtpServer(smtputf8=False) as server:
+def test_idn_domains_go_out_as_a_labels(pipelining: bool) -> None:
+    with SmtpServer(pipelining=pipelining, smtputf8=False) as server:
         conn = connect(server)
         conn.send("bounce@bücher.example", "Jorg@Bücher.example", MESSAGE)
         conn.close()
@@ -125,14 +132,14 @@ def test_the_ssl_context_is_made_once_per_process() -> None:
     assert default_ssl_context() is default_ssl_context()
 
 
-def test_confirmation_email_to_an_idn_address_is_delivered() -> None:
+def test_confirmation_email_to_an_idn_address_is_delivered(pipelining: bool) -> None:
     settings = dataclasses.replace(
         Settings(), smtp_host="127.0.0.1", from_address="LMEC <news@example.org>"
     )
     message = confirmation_message(
         settings, "LMEC", "muller@bücher.example", "Jörg", "de", "https://x.example/confirm/t"
     )
-    with SmtpServer(smtputf8=False) as server:
+    with SmtpServer(pipelining=pipelining, smtputf8=False) as server:
         smtp_sender(dataclasses.replace(settings, smtp_port=server.port))(message)
         [received] = server.handler.messages
     assert received.rcpt == "muller@xn--bcher-kva.example"
@@ -140,15 +147,15 @@ def test_confirmation_email_to_an_idn_address_is_delivered() -> None:
     assert parsed["To"].addresses[0].addr_spec == "muller@xn--bcher-kva.example"
 
 
-def test_smtputf8_address_needs_the_extension() -> None:
+def test_smtputf8_address_needs_the_extension(pipelining: bool) -> None:
     utf8 = "用户@例子.广告"
     data = "From: a@example.org\r\nTo: 用户@例子.广告\r\n\r\nhi\r\n".encode()
-    with SmtpServer(smtputf8=False) as server:
+    with SmtpServer(pipelining=pipelining, smtputf8=False) as server:
         conn = connect(server)
         with pytest.raises(PermanentFailure, match="SMTPUTF8"):
             conn.send("a@example.org", utf8, data, smtputf8=True)
         conn.close()
-    with SmtpServer(smtputf8=True) as server:
+    with SmtpServer(pipelining=pipelining, smtputf8=True) as server:
         conn = connect(server)
         assert conn.send("a@example.org", utf8, data, smtputf8=True).code == 250
         conn.close()

@@ -1,0 +1,148 @@
+"""MAILER_PROCESSES: a campaign delivered by two processes; kill -9 of one loses nobody.
+
+A real `mailer send --now --wait` runs as a subprocess against a real SMTP
+server on loopback, with MAILER_PROCESSES=2: the command's own process and
+one helper claim from the same ledger.
+"""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from mailer.delivery import processes
+from mailer.delivery.engine import DeliveryEngine
+from mailer.transport.memory import MemoryTransport
+from tests.mailer.helpers import EXAMPLE
+from tests.mailer.sending import SETTINGS, new_campaign, populate
+from tests.smtp_server import SmtpServer
+
+WORKERS = 2
+
+
+def setup(db_url: str, port: int, people: Path, n: int) -> dict[str, str]:
+    people.write_text("email\n" + "".join(f"r{i}@example.org\n" for i in range(n)))
+    env = {
+        **os.environ,
+        "MAILER_DATABASE_URL": db_url,
+        "MAILER_SMTP_HOST": "127.0.0.1",
+        "MAILER_SMTP_PORT": str(port),
+        "MAILER_SECRET_KEY": "k",
+        "MAILER_FROM": "LMEC <news@example.org>",
+        "MAILER_WORKERS": str(WORKERS),
+        "MAILER_PROCESSES": "2",
+        "MAILER_RETRY_BASE_SECONDS": "0.1",
+    }
+    for args in (
+        ["lists", "create", "lmec-news"],
+        ["subscribers", "import", str(people), "--list", "lmec-news", "--confirmed"],
+    ):
+        done = subprocess.run([sys.executable, "-m", "mailer", *args], env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr
+    return env
+
+
+SEND = ["send", str(EXAMPLE), "--list", "lmec-news", "--now", "--wait", "--json"]
+
+
+def helpers_of(pid: int) -> list[int]:
+    """The spawned delivery helpers among ``pid``'s children."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def status_report(env: dict[str, str]) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, "-m", "mailer", "campaigns", "status", "1", "--json"],
+        env=env,
+        capture_output=True,
+        check=True,
+    ).stdout
+    return dict(json.loads(out))
+
+
+def test_two_processes_deliver_everyone_exactly_once(db_url: str, tmp_path: Path) -> None:
+    n = 1500
+    with SmtpServer() as server:
+        env = setup(db_url, server.port, tmp_path / "people.csv", n)
+        done = subprocess.run(
+            [sys.executable, "-m", "mailer", *SEND], env=env, capture_output=True, timeout=600
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        received = Counter(m.rcpt for m in server.handler.messages)
+        connections = server.handler.connections
+    assert received == Counter({f"r{i}@example.org": 1 for i in range(n)})
+    assert json.loads(done.stdout)["sent"] == n
+    # Each process opens its own connections: more than one process's worth went out.
+    assert connections > WORKERS
+
+
+def test_sigkill_of_a_helper_loses_nobody(db_url: str, tmp_path: Path) -> None:
+    n = 1500
+    with SmtpServer() as server:
+        env = setup(db_url, server.port, tmp_path / "people.csv", n)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mailer", *SEND],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        killed = None
+        deadline = time.monotonic() + 300
+        while killed is None and proc.poll() is None and time.monotonic() < deadline:
+            helpers = helpers_of(proc.pid)
+            # Kill the helper once it is surely sending: well into the campaign.
+            if helpers and len(server.handler.messages) > n // 4:
+                killed = helpers[0]
+                os.kill(killed, signal.SIGKILL)
+            time.sleep(0.01)
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err.decode()
+        received = Counter(m.rcpt for m in server.handler.messages)
+        report = status_report(env)
+    assert killed is not None, "the helper was never seen sending"
+    missing = [f"r{i}@example.org" for i in range(n) if received[f"r{i}@example.org"] == 0]
+    assert missing == []
+    in_doubt = int(report["in_doubt"])  # type: ignore[call-overload]
+    # Only what the dead helper had on the wire: one message per connection.
+    assert in_doubt <= WORKERS
+    assert sum(c - 1 for c in received.values()) <= in_doubt
+    assert report["sent"] == n and report["status"] == "finished"
+    assert json.loads(out)["sent"] == n
+
+
+def test_a_rate_limit_keeps_delivery_in_one_process(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The token bucket is per process: two processes would send at twice the limit.
+    def no_helpers(*_args: object) -> list[object]:
+        raise AssertionError("helpers started despite a rate limit")
+
+    monkeypatch.setattr(processes, "start_helpers", no_helpers)
+    populate(engine, 3)
+    cid = new_campaign(engine)
+    settings = dataclasses.replace(SETTINGS, rate_limit=1000.0, processes=2)
+    transport = MemoryTransport()
+    delivery = DeliveryEngine(engine, settings, lambda: transport, envelope_from="b@example.org")
+    assert processes.run_everywhere(delivery, settings, cid, threading.Event()) == "finished"
+    assert len(transport.sent) == 3
