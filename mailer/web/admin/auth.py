@@ -44,7 +44,8 @@ def login(
     next: Annotated[str, Form(max_length=500)] = "/admin/",
 ) -> Response:
     state, web, ip = staff(request), web_state(request), client_ip(request)
-    if state.throttle.blocked(email, ip):
+    account = users.login_key(email)
+    if state.throttle.blocked(account, ip):
         return page(
             request,
             "login.html",
@@ -60,7 +61,7 @@ def login(
             token = sessions.open_session(s, user, ip)
             audit.record(s, Actor.of(user, ip), "login", user.email)
     except LoginFailed as exc:
-        state.throttle.failed(email, ip)
+        state.throttle.failed(account, ip)
         with session_scope(web.db) as s:
             audit.record(s, Actor(None, "(anonymous)", ip), "login.failed", email[:254])
         return page(

@@ -91,6 +91,41 @@ def test_ten_wrong_passwords_are_rate_limited(console: tuple[TestClient, Staff])
     assert r.status_code == 429  # even the right password, until the window passes
 
 
+def test_other_spellings_of_one_address_share_its_login_limit(
+    console: tuple[TestClient, Staff],
+) -> None:
+    """Fullwidth letters in the domain name the same account (UTS 46 maps them),
+    so each spelling must not bring five fresh guesses."""
+    c, _ = console
+    spellings = [
+        "editor@example.org",
+        "EDITOR@example.org",
+        "editor@\uff45xample.org",
+        "editor@e\uff58ample.org",
+        "editor@ex\uff41mple.org",
+        " editor@EXAMPLE.org ",
+    ]
+    codes = []
+    for email in spellings:
+        form = c.get("/admin/login")
+        r = c.post(
+            "/admin/login",
+            data={"email": email, "password": "wrong password", "csrf": csrf_of(form.text)},
+        )
+        codes.append(r.status_code)
+    assert codes == [401] * 5 + [429]
+    form = c.get("/admin/login")
+    r = c.post(
+        "/admin/login",
+        data={
+            "email": "editor@exam\uff50le.org",
+            "password": PASSWORD,
+            "csrf": csrf_of(form.text),
+        },
+    )
+    assert r.status_code == 429
+
+
 def test_set_password_link_works_once(console: tuple[TestClient, Staff], engine: Engine) -> None:
     c, _ = console
     with session_scope(engine) as s:
