@@ -126,6 +126,20 @@ def test_other_spellings_of_one_address_share_its_login_limit(
     assert r.status_code == 429
 
 
+def test_one_time_link_pages_are_not_cached_or_referred(
+    console: tuple[TestClient, Staff], engine: Engine
+) -> None:
+    c, _ = console
+    with session_scope(engine) as s:
+        user = users.create_user(s, "fresh@example.org", "viewer")
+        token = users.one_time_token(SETTINGS.secret_key, user)
+    for path in (f"/admin/password/{token}", f"/admin/login-link/{token}"):
+        r = c.get(path)
+        assert r.status_code == 200
+        assert r.headers["cache-control"] == "no-store", path
+        assert r.headers["referrer-policy"] == "no-referrer", path
+
+
 def test_set_password_link_works_once(console: tuple[TestClient, Staff], engine: Engine) -> None:
     c, _ = console
     with session_scope(engine) as s:
