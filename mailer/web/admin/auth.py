@@ -45,7 +45,7 @@ def login(
 ) -> Response:
     state, web, ip = staff(request), web_state(request), client_ip(request)
     account = users.login_key(email)
-    if state.throttle.blocked(account, ip):
+    if not state.throttle.attempt(account, ip):
         return page(
             request,
             "login.html",
@@ -61,12 +61,12 @@ def login(
             token = sessions.open_session(s, user, ip)
             audit.record(s, Actor.of(user, ip), "login", user.email)
     except LoginFailed as exc:
-        state.throttle.failed(account, ip)
         with session_scope(web.db) as s:
             audit.record(s, Actor(None, "(anonymous)", ip), "login.failed", email[:254])
         return page(
             request, "login.html", None, "Log in", code=401, next=_safe_next(next), error=str(exc)
         )
+    state.throttle.succeeded(account, ip)
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(response, state, token)
     return response
