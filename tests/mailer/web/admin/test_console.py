@@ -140,6 +140,21 @@ def test_one_time_link_pages_are_not_cached_or_referred(
         assert r.headers["referrer-policy"] == "no-referrer", path
 
 
+def test_an_import_named_dot_dot_is_imported_not_a_500(
+    console: tuple[TestClient, Staff], login: Login
+) -> None:
+    c = login("editor")
+    csrf = csrf_of(c.get("/admin/lists/lmec-news").text)
+    for name in ("..", "a/../..", "../x.csv"):
+        r = c.post(
+            "/admin/lists/lmec-news/import",
+            data={"csrf": csrf},
+            files={"file": (name, b"email\nz@example.org\n", "text/csv")},
+        )
+        assert r.status_code == 200, (name, r.status_code)
+    assert "z@example.org" in c.get("/admin/subscribers?q=z@").text
+
+
 def test_set_password_link_works_once(console: tuple[TestClient, Staff], engine: Engine) -> None:
     c, _ = console
     with session_scope(engine) as s:
