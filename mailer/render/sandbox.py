@@ -16,6 +16,7 @@ import datetime as dt
 import math
 import re
 import string
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -33,6 +34,9 @@ MAX_OUTPUT = 2_000_000  # characters one template may write
 _BIG_NUMBER = 4096  # bits an integer power may produce
 MAX_STEPS = 1_000_000  # loop bodies and macro calls one render may run
 MAX_MADE = 20_000_000  # characters (or items) all operations of one render may make
+# CPU seconds one render may take: steps differ in cost (``x in a_long_list``),
+# so the clock is read at each step, filter and call too.
+MAX_SECONDS = 10.0
 _WIDE_SPEC = re.compile(r"\d{5,}|\{")  # a format width/precision of 10,000 or more
 # %-format with a width or precision of 10,000 or more, or given as '*'.
 _PERCENT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(?:\*|\d{5,}|\d*\.(?:\*|\d{5,}))")
@@ -101,11 +105,18 @@ class _Budget:
     values made in a loop and kept (``list.append``) are bounded here, since
     no single operation is too large."""
 
-    __slots__ = ("made", "steps")
+    __slots__ = ("deadline", "made", "steps", "ticks")
 
     def __init__(self) -> None:
         self.steps = MAX_STEPS
         self.made = MAX_MADE
+        self.ticks = 0
+        self.deadline = time.thread_time() + MAX_SECONDS  # this thread's CPU time
+
+    def check_time(self) -> None:
+        self.ticks += 1
+        if self.ticks % 128 == 0 and time.thread_time() > self.deadline:
+            raise SecurityError(f"the template took over {MAX_SECONDS:g} seconds of CPU")
 
 
 _budget: ContextVar[_Budget | None] = ContextVar("mailer_render_budget", default=None)
@@ -117,15 +128,18 @@ def _step(cost: int) -> None:
         budget.steps -= cost
         if budget.steps < 0:
             raise SecurityError(f"the template ran over {MAX_STEPS:,} loop or macro steps")
+        budget.check_time()
 
 
 def _made(value: Any) -> Any:
     """``value``, charged to the render's budget when it is text or a sequence."""
     budget = _budget.get()
-    if budget is not None and isinstance(value, str | list | tuple):
-        budget.made -= len(value)
-        if budget.made < 0:
-            raise SecurityError(f"the template made over {MAX_MADE:,} characters in all")
+    if budget is not None:
+        budget.check_time()
+        if isinstance(value, str | list | tuple):
+            budget.made -= len(value)
+            if budget.made < 0:
+                raise SecurityError(f"the template made over {MAX_MADE:,} characters in all")
     return value
 
 

@@ -86,3 +86,20 @@ def test_ordinary_loops_macros_and_lists_still_render(tmp_path: Path) -> None:
     html = prepared.for_language(None).html.fill_html({"name": "n"})
     assert "<li>2</li>" in html and "12" in html and "2999" in html
     assert "x                   |a,b" in html and "1225" in html
+
+
+def test_steps_of_any_cost_stop_at_the_cpu_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Few steps, each long (``x in`` a list of 100,000): the CPU clock stops it.
+
+    The limit is lowered for the test; the template takes seconds without it.
+    """
+    import mailer.render.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "MAX_SECONDS", 0.3)
+    body = "{% set l = range(100000)|list %}{% for i in range(5000) %}{{ -1 in l }}{% endfor %}"
+    path = _issue(tmp_path, body)
+    with pytest.raises(ContentError, match="seconds of CPU") as err:
+        prepare_issue(load_issue_set(path), AUDIENCE)
+    assert str(err.value).startswith(f"{path}:7: template error: ")
