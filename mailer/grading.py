@@ -7,9 +7,11 @@ code decides; the basic reply code is used only when there is none, because
 relays put blocks (5.7.x) and full mailboxes (5.2.2) under the same 550/552
 as unknown users.
 
-- ``HARD``: the address is wrong or disabled (5.1.x, 5.2.1): fail and suppress.
+- ``HARD``: the address is wrong or disabled (5.1.x but 5.1.7/5.1.8, which
+  name the sender's address; 5.2.1): fail and suppress.
 - ``SOFT``: try again later (4.x.x, 5.2.2 mailbox full): retry, then score.
-- ``BLOCK``: policy, spam, DMARC/SPF/DKIM (5.7.x): this delivery fails, the
+- ``BLOCK``: policy, spam, DMARC/SPF/DKIM (5.7.x), our sender address refused
+  (5.1.7, 5.1.8): this delivery fails, the
   address is fine, the campaign counts it (a relay that blocks everyone is the
   sender's problem, not the list's).
 - ``FAIL``: any other permanent failure (message too big, media not
@@ -50,7 +52,9 @@ def grade_enhanced(code: str) -> Grade | None:
     if klass != 5:
         return None
     if subject == 1:
-        return Grade.HARD
+        # X.1.7 and X.1.8 are about the sender's address (ours, RFC 3463), which
+        # Postfix refuses at RCPT time by default: every recipient would be hard.
+        return Grade.BLOCK if detail in (7, 8) else Grade.HARD
     if subject == 2:
         if detail == 1:
             return Grade.HARD

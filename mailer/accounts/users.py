@@ -41,6 +41,16 @@ def _key(email: str) -> str:
     return parse_address(email).key
 
 
+def login_key(email: str) -> str:
+    """The account a login form names, as authenticate finds it: what the login
+    throttle counts, so another spelling of one address (``Ｅxample.org``) is
+    the same account, not a fresh allowance of guesses."""
+    try:
+        return _key(email)
+    except Exception:
+        return email.strip().lower()
+
+
 def get_user(session: Session, email: str) -> User:
     user = session.scalar(select(User).where(User.email == _key(email)))
     if user is None:

@@ -6,7 +6,7 @@ import click
 
 from mailer.accounts import audit, tokens, users
 from mailer.accounts.audit import CLI
-from mailer.cli.context import App, app, print_json
+from mailer.cli.context import App, app, print_json, shown
 from mailer.errors import MailerError
 
 
@@ -225,7 +225,9 @@ def audit_ls(ctx: click.Context, limit: int, actor: str | None, as_json: bool) -
         print_json(rows)
         return
     for r in rows:
-        click.echo(f"{r['at'][:19]}  {r['actor']:30} {r['source']:15} {r['action']} {r['target']}")
+        # A failed login records the address as typed by anyone on the web: escape it.
+        actor, source, target = shown(r["actor"]), shown(r["source"]), shown(r["target"])
+        click.echo(f"{r['at'][:19]}  {actor:30} {source:15} {r['action']} {target}")
 
 
 COMMANDS = [users_group, tokens_group, audit_group]

@@ -11,7 +11,8 @@
   for that response, not looser.
 - ``X-Content-Type-Options: nosniff`` and ``X-Frame-Options: DENY`` (for
   browsers without CSP level 2).
-- On pages whose URL carries a token (confirm, unsubscribe, preferences):
+- On pages whose URL carries a token (confirm, unsubscribe, preferences, and
+  the console's one-time set-password and login links):
   ``Referrer-Policy: no-referrer``, so the token never leaves in a Referer,
   and ``Cache-Control: no-store``, so no shared cache or history keeps it.
   Elsewhere ``Referrer-Policy: same-origin``.
@@ -26,7 +27,13 @@ CSP = (
     "img-src 'self' https: http: data:; font-src 'self' data:; connect-src 'self'; "
     "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-TOKEN_PATHS = ("/confirm/", "/unsubscribe/", "/preferences/")
+TOKEN_PATHS = (
+    "/confirm/",
+    "/unsubscribe/",
+    "/preferences/",
+    "/admin/password/",  # the console's one-time links
+    "/admin/login-link/",
+)
 ALWAYS = (
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),

@@ -17,7 +17,10 @@ from mailer.outbox import OutboxWorker
 from mailer.settings import Settings
 from mailer.web.app import create_app
 
-_TOKEN_PATH = re.compile(r"^/(confirm|unsubscribe|preferences)/[^/?#]+")
+# The console's one-time links too: an unused set-password link is an account.
+_TOKEN_PATH = re.compile(
+    r"^/(confirm|unsubscribe|preferences|admin/password|admin/login-link)/[^/?#]+"
+)
 
 
 class RedactTokens(logging.Filter):

@@ -20,6 +20,18 @@ from mailer.grading import Grade, enhanced_code, grade_reply, grade_status
             Grade.BLOCK,
         ),
         (554, "5.7.1 Message rejected as spam", Grade.BLOCK),
+        # Postfix refuses our return path at RCPT time (smtpd_delay_reject): the
+        # relay's problem with us, not the recipient's address; suppress nobody.
+        (
+            550,
+            "5.1.8 <bounces+1-abc@example.org>: Sender address rejected: Domain not found",
+            Grade.BLOCK,
+        ),
+        (
+            550,
+            "5.1.7 <bounces+1-abc@example.org>: Sender address rejected: undeliverable address",
+            Grade.BLOCK,
+        ),
         (552, "5.3.4 Message too big for system", Grade.FAIL),
         (450, "4.2.1 Try again later", Grade.SOFT),
         (421, "Service not available", Grade.SOFT),
@@ -44,6 +56,7 @@ def test_grade_reply(code: int, text: str, expected: Grade | None) -> None:
         ("4.4.7", "delayed", None),
         ("5.2.2 (mailbox full)", "failed", Grade.SOFT),
         ("5.7.1", "failed", Grade.BLOCK),
+        ("5.1.8", "failed", Grade.BLOCK),
         ("2.0.0", "delivered", None),
         ("5.1.1", None, Grade.HARD),
         ("", "failed", None),

@@ -44,7 +44,8 @@ def login(
     next: Annotated[str, Form(max_length=500)] = "/admin/",
 ) -> Response:
     state, web, ip = staff(request), web_state(request), client_ip(request)
-    if state.throttle.blocked(email, ip):
+    account = users.login_key(email)
+    if not state.throttle.attempt(account, ip):
         return page(
             request,
             "login.html",
@@ -60,12 +61,12 @@ def login(
             token = sessions.open_session(s, user, ip)
             audit.record(s, Actor.of(user, ip), "login", user.email)
     except LoginFailed as exc:
-        state.throttle.failed(email, ip)
         with session_scope(web.db) as s:
             audit.record(s, Actor(None, "(anonymous)", ip), "login.failed", email[:254])
         return page(
             request, "login.html", None, "Log in", code=401, next=_safe_next(next), error=str(exc)
         )
+    state.throttle.succeeded(account, ip)
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(response, state, token)
     return response

@@ -63,7 +63,8 @@ async def import_file(request: Request, slug: str, user: Editor, file: UploadFil
     form = await request.form()
     confirmed = bool(form.get("confirmed"))
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / (Path(file.filename or "upload.csv").name or "upload.csv")
+        name = Path(file.filename or "").name  # ".." is a name too: it is the folder above
+        path = Path(tmp) / (name if name not in ("", "..") else "upload.csv")
         path.write_bytes(data[:MAX_IMPORT])
         with session_scope(web_state(request).db) as s:
             result = import_csv(s, path, slug, confirmed=confirmed)

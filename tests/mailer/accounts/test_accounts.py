@@ -86,6 +86,22 @@ def test_roles_rank() -> None:
     assert User.__tablename__ == "users"
 
 
+def test_throttle_counts_attempts_sent_at_once() -> None:
+    """Many logins at once: each is counted before its (slow) password check."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    t = LoginThrottle(per_account=5, per_client=20, seconds=60)
+    with ThreadPoolExecutor(16) as pool:
+        allowed = list(pool.map(lambda i: t.attempt("a@example.org", f"10.0.0.{i}"), range(40)))
+    assert allowed.count(True) == 5
+    t2 = LoginThrottle(per_account=2, per_client=5, seconds=60)
+    for _ in range(4):  # successes are taken back
+        assert t2.attempt("b@example.org", "1.1.1.1")
+        t2.succeeded("b@example.org", "1.1.1.1")
+    assert t2.attempt("b@example.org", "1.1.1.1") and t2.attempt("b@example.org", "1.1.1.1")
+    assert not t2.attempt("b@example.org", "1.1.1.1")
+
+
 def test_throttle_counts_failures_per_account_and_per_client() -> None:
     now = [0.0]
     t = LoginThrottle(per_account=3, per_client=5, seconds=60, clock=lambda: now[0])

@@ -54,6 +54,24 @@ def test_users_tokens_and_audit(workdir: Path, db_url: str) -> None:
     assert {e["actor"] for e in entries} == {"cli"}
 
 
+def test_audit_ls_escapes_what_a_stranger_typed_as_login(workdir: Path, db_url: str) -> None:
+    """A failed console login stores the typed address: it must not drive the admin's terminal."""
+    from mailer.accounts import audit
+    from mailer.accounts.audit import Actor
+    from mailer.db import make_engine, session_scope
+
+    typed = "x\x1b]0;pwned\x07\x1b[2J\x9b31m[/bold]"
+    assert run(db_url, "audit", "ls").exit_code == 0  # the database exists
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        audit.record(s, Actor(None, "(anonymous)", "203.0.113.9"), "login.failed", typed)
+    engine.dispose()
+    out = run(db_url, "audit", "ls").output
+    assert "login.failed" in out and "[/bold]" in out
+    assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
+    assert "x\\x1b]0;pwned\\x07" in out
+
+
 def test_issue_import_and_export(workdir: Path, db_url: str) -> None:
     stored = json.loads(run(db_url, "issues", "import", str(EXAMPLE), "--json").output)
     assert stored["version"] == 1

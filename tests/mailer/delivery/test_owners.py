@@ -130,6 +130,21 @@ def test_a_relay_blocking_everyone_trips_the_breaker_and_suppresses_nobody(
     assert suppressions(engine) == 0 and not bounce_kinds(engine)
 
 
+def test_a_relay_refusing_our_sender_at_rcpt_suppresses_nobody(engine: Engine) -> None:
+    """Postfix refuses the return path at RCPT time (smtpd_delay_reject, the default)
+    with 5.1.8 or 5.1.7: the sender's problem, so each recipient is blocked, not hard."""
+    emails = populate(engine, 60)
+    cid = new_campaign(engine)
+    refused = "550 5.1.8 <bounces@example.org>: Sender address rejected: Domain not found"
+    with SmtpServer(rcpt_rules={e.lower(): refused for e in emails}) as server:
+        assert engine_for(engine, server, workers=2).run(cid, threading.Event()) == "paused"
+    with session_scope(engine) as s:
+        r = report(s, cid)
+    assert r.blocked == r.counts["failed"] and r.counts["sent"] == 0
+    assert r.pause_reason is not None and "5.1.8" in r.pause_reason
+    assert suppressions(engine) == 0 and not bounce_kinds(engine)
+
+
 def test_breaker_share_zero_turns_it_off(engine: Engine) -> None:
     populate(engine, 30)
     cid = new_campaign(engine)

@@ -91,6 +91,70 @@ def test_ten_wrong_passwords_are_rate_limited(console: tuple[TestClient, Staff])
     assert r.status_code == 429  # even the right password, until the window passes
 
 
+def test_other_spellings_of_one_address_share_its_login_limit(
+    console: tuple[TestClient, Staff],
+) -> None:
+    """Fullwidth letters in the domain name the same account (UTS 46 maps them),
+    so each spelling must not bring five fresh guesses."""
+    c, _ = console
+    spellings = [
+        "editor@example.org",
+        "EDITOR@example.org",
+        "editor@\uff45xample.org",
+        "editor@e\uff58ample.org",
+        "editor@ex\uff41mple.org",
+        " editor@EXAMPLE.org ",
+    ]
+    codes = []
+    for email in spellings:
+        form = c.get("/admin/login")
+        r = c.post(
+            "/admin/login",
+            data={"email": email, "password": "wrong password", "csrf": csrf_of(form.text)},
+        )
+        codes.append(r.status_code)
+    assert codes == [401] * 5 + [429]
+    form = c.get("/admin/login")
+    r = c.post(
+        "/admin/login",
+        data={
+            "email": "editor@exam\uff50le.org",
+            "password": PASSWORD,
+            "csrf": csrf_of(form.text),
+        },
+    )
+    assert r.status_code == 429
+
+
+def test_one_time_link_pages_are_not_cached_or_referred(
+    console: tuple[TestClient, Staff], engine: Engine
+) -> None:
+    c, _ = console
+    with session_scope(engine) as s:
+        user = users.create_user(s, "fresh@example.org", "viewer")
+        token = users.one_time_token(SETTINGS.secret_key, user)
+    for path in (f"/admin/password/{token}", f"/admin/login-link/{token}"):
+        r = c.get(path)
+        assert r.status_code == 200
+        assert r.headers["cache-control"] == "no-store", path
+        assert r.headers["referrer-policy"] == "no-referrer", path
+
+
+def test_an_import_named_dot_dot_is_imported_not_a_500(
+    console: tuple[TestClient, Staff], login: Login
+) -> None:
+    c = login("editor")
+    csrf = csrf_of(c.get("/admin/lists/lmec-news").text)
+    for name in ("..", "a/../..", "../x.csv"):
+        r = c.post(
+            "/admin/lists/lmec-news/import",
+            data={"csrf": csrf},
+            files={"file": (name, b"email\nz@example.org\n", "text/csv")},
+        )
+        assert r.status_code == 200, (name, r.status_code)
+    assert "z@example.org" in c.get("/admin/subscribers?q=z@").text
+
+
 def test_set_password_link_works_once(console: tuple[TestClient, Staff], engine: Engine) -> None:
     c, _ = console
     with session_scope(engine) as s:
