@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from mailer.cli.context import app, print_json
 from mailer.doctor.findings import Level
@@ -56,7 +57,9 @@ def doctor(ctx: click.Context, as_json: bool, resolver: str | None) -> None:
                 markup=False,
             )
         for f in report.findings:
-            a.out.print(f"{MARK[f.level]} [bold]{f.check}[/bold]: ", end="")
+            # The console prints stored text literally (markup off); only the
+            # level's colour and the check's name are markup.
+            a.out.print(f"{MARK[f.level]} [bold]{escape(f.check)}[/bold]: ", end="", markup=True)
             a.out.print(f.message, markup=False)
             if f.fix:
                 a.out.print(f"    fix: {f.fix}", markup=False)
