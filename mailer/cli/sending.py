@@ -173,6 +173,10 @@ def run(ctx: click.Context, no_web: bool) -> None:
       MAILER_CONFIG=/etc/mailer.toml mailer run
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # APScheduler logs two lines per job run (the sweep runs every second) and
+    # Alembic its dialect on each schema check: noise that buries our own lines.
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     a = app(ctx)
     with a.session():
         pass  # checks the database is ready before anything starts
