@@ -9,6 +9,7 @@ import click
 from mailer.bounces import summary
 from mailer.bounces.process import POISON, UNSUBSCRIBE, UNVERIFIED, process_messages
 from mailer.bounces.sources import SourceError, imap, maildir, mbox
+from mailer.campaigns.service import get_campaign
 from mailer.cli.context import app, print_json
 
 
@@ -108,6 +109,8 @@ def ls(ctx: click.Context, campaign_id: int | None, as_json: bool) -> None:
     """
     logs: dict[str, tuple[int, list[dict[str, Any]]]] = {}
     with app(ctx).session() as s:
+        if campaign_id is not None:
+            get_campaign(s, campaign_id)  # a mistyped id is an error, not a row of zeros
         totals = summary.counts(s, campaign_id)
         recent = summary.events(s, campaign_id, limit=50)
         if campaign_id is None:

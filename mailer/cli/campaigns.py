@@ -189,7 +189,14 @@ def cancel(ctx: click.Context, campaign_id: int, yes: bool, as_json: bool) -> No
     if not yes:
         with app(ctx).session() as s:  # an unknown id is an error before any question
             campaigns.get_campaign(s, campaign_id)
-        click.confirm(f"Cancel campaign {campaign_id}?", abort=True, err=True)
+        # A "no" (or no terminal to answer) is an error like any other, so that
+        # under --json a script still reads a JSON object on stdout.
+        try:
+            agreed = click.confirm(f"Cancel campaign {campaign_id}?", err=True)
+        except click.Abort:
+            agreed = False
+        if not agreed:
+            raise click.ClickException(f"campaign {campaign_id} was not cancelled (give --yes)")
     with app(ctx).session() as s:
         state = _state(campaigns.cancel(s, campaign_id))
     if as_json:

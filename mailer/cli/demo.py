@@ -12,6 +12,7 @@ import os
 import secrets
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -136,14 +137,31 @@ def demo(ctx: click.Context, workspace: Path, serve: bool) -> None:
     write_config(config, db_path, settings)
     out.print(f"    Open {preview} in a browser to see the issue.")
     out.print("    Look around with the CLI, using the demo's settings file:")
+    program = invocation()
     for command in ("campaigns ls", f"campaigns status {cid}", f"lists show {LIST}"):
-        out.print(f"      mailer --config {shlex.quote(str(config))} {command}")
+        out.print(f"      {program} --config {shlex.quote(str(config))} {command}")
     if c["sent"] != final.recipients or final.status != "finished":
         raise click.ClickException("the demo did not deliver every message")
     if serve:
         from mailer.cli.demo_console import serve_console
 
         serve_console(settings, engine, maildir)
+
+
+def invocation() -> str:
+    """How to run this program again from here: `mailer` when that is on PATH.
+
+    After `make demo` it is not (the virtual environment is not activated),
+    so the closing lines name the script that ran, e.g. `.venv/bin/mailer`.
+    """
+    script = Path(os.path.abspath(sys.argv[0]))
+    on_path = shutil.which("mailer")
+    if script.name != "mailer" or (on_path and Path(os.path.abspath(on_path)) == script):
+        return "mailer"  # run as `python -m mailer`, under a test runner, or on PATH
+    try:
+        return shlex.quote(str(script.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(script))
 
 
 def write_config(path: Path, database: Path, settings: Settings) -> None:

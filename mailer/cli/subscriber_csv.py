@@ -16,6 +16,7 @@ from mailer.cli.progress import byte_progress
 from subscribers.exporter import export_csv
 from subscribers.importer import ImportReport, import_csv
 from subscribers.lists import get_list
+from subscribers.models import SubscriptionStatus
 
 
 @click.command("import")
@@ -81,7 +82,11 @@ def _print_report(report: ImportReport, as_json: bool) -> None:
 
 @click.command("export")
 @click.option("--list", "list_slug", help="Only this list's subscribers.")
-@click.option("--status", help="Only subscriptions in this status.")
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in SubscriptionStatus]),
+    help="Only subscriptions in this status.",
+)
 @click.option(
     "-o",
     "--output",

@@ -13,6 +13,7 @@ from mailer.cli.invite import invite, invite_hint
 from mailer.cli.subscriber_csv import export, import_
 from mailer.transport.address import AddressError, WireAddress, wire_address
 from subscribers import members
+from subscribers.models import SubscriptionStatus
 
 
 def _attrs(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -162,7 +163,11 @@ def _subscription_state(x: dict[str, Any]) -> str:
 
 @group.command("ls")
 @click.option("--list", "list_slug", help="Only this list.")
-@click.option("--status", help="Only this status: unconfirmed, confirmed, unsubscribed.")
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in SubscriptionStatus]),
+    help="Only this status.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_context
 def ls(ctx: click.Context, list_slug: str | None, status: str | None, as_json: bool) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 import threading
@@ -11,7 +10,6 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
-from uvicorn.config import LOGGING_CONFIG
 
 from mailer.outbox import OutboxWorker
 from mailer.settings import Settings
@@ -32,14 +30,6 @@ class RedactTokens(logging.Filter):
             path = _TOKEN_PATH.sub(r"/\1/[token]", args[2])
             record.args = (*args[:2], path, *args[3:])
         return True
-
-
-def log_config() -> dict[str, Any]:
-    """uvicorn's own logging set-up, with tokens redacted from the access log."""
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact_tokens"] = {"()": RedactTokens}
-    config["handlers"]["access"]["filters"] = ["redact_tokens"]
-    return config
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

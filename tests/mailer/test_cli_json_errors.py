@@ -61,6 +61,8 @@ def test_every_json_command_reports_an_error_as_json(workdir: Path) -> None:
         command = command_at(path)
         if path in NO_DATABASE or not any(p.name == "as_json" for p in command.params):
             continue
+        if path == ("doctor",):
+            continue  # opens no database, so nothing here fails; tests/mailer/doctor covers it
         args = [*path, *arguments(command), "--json"]
         result = runner.invoke(cli, args, env=env)
         assert result.exit_code in (1, 2), (args, result.output)

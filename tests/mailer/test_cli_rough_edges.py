@@ -96,3 +96,12 @@ def test_no_settings_no_database_file_made(workdir: Path, args: list[str]) -> No
     assert result.exit_code == 1
     assert "to start, run `mailer init`" in result.output
     assert list(workdir.iterdir()) == []
+
+
+def test_an_unknown_status_is_a_usage_error_naming_the_choices(run: Run) -> None:
+    for command in (["subscribers", "ls"], ["subscribers", "export"]):
+        result = run(*command, "--status", "bogus")
+        assert result.exit_code == 2, result.output
+        assert "'bogus' is not one of 'unconfirmed', 'confirmed', 'unsubscribed'" in result.output
+    as_json = run("subscribers", "ls", "--status", "bogus", "--json")
+    assert as_json.exit_code == 2 and json.loads(as_json.stdout)["code"] == "usage"

@@ -111,6 +111,24 @@ def test_demo_twice_in_its_own_folder_and_its_closing_lines(workdir: Path) -> No
     assert [c["status"] for c in json.loads(listed.output)] == ["finished"]
 
 
+def test_the_closing_lines_name_a_mailer_that_runs(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailer.cli.demo import invocation
+
+    script = workdir / ".venv" / "bin" / "mailer"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.setattr("sys.argv", [str(script), "demo"])
+    monkeypatch.setenv("PATH", "/nowhere")
+    assert invocation() == ".venv/bin/mailer"  # `make demo`: not activated
+    monkeypatch.setenv("PATH", str(script.parent))
+    assert invocation() == "mailer"  # activated
+    monkeypatch.setattr("sys.argv", ["/usr/lib/python3/pytest"])
+    assert invocation() == "mailer"
+
+
 def test_list_titles_reject_control_characters_and_markup_is_literal(
     workdir: Path, db_url: str
 ) -> None:

@@ -94,7 +94,11 @@ def test_send_now_wait_then_campaign_commands(workdir: Path, db_url: str) -> Non
         assert run("campaigns", "pause", "2").exit_code == 0
         assert "paused" in run("campaigns", "status", "2").output
         assert run("campaigns", "resume", "2").exit_code == 0
-        assert run("campaigns", "cancel", "2", input="n\n").exit_code == 1
+        declined = run("campaigns", "cancel", "2", input="n\n")
+        assert declined.exit_code == 1 and "campaign 2 was not cancelled" in declined.output
+        unanswered = run("campaigns", "cancel", "2", "--json")  # no terminal: still JSON
+        assert unanswered.exit_code == 1
+        assert json.loads(unanswered.stdout)["error"].startswith("campaign 2 was not cancelled")
         assert run("campaigns", "cancel", "2", "--yes").exit_code == 0
         assert run("campaigns", "cancel", "2", "--yes").exit_code == 1
         assert run("campaigns", "status", "99").exit_code == 1

@@ -105,6 +105,8 @@ def test_forged_reports_suppress_nobody_and_genuine_ones_their_subscriber(
     as_json = json.loads(CliRunner().invoke(cli, ["bounces", "ls", "--json"], env=env).output)
     assert len(as_json["unverified"]) == len(forged)
     assert as_json["counts"]["hard"] == 2 and as_json["counts"]["complaint"] == 1
+    mistyped = CliRunner().invoke(cli, ["bounces", "ls", "--campaign", "99"], env=env)
+    assert mistyped.exit_code == 1 and "no campaign 99" in mistyped.output
 
 
 def test_a_report_without_a_configured_secret_or_bounce_address_proves_nothing() -> None:

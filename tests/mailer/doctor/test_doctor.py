@@ -220,6 +220,7 @@ def test_doctor_command_prints_fixes_and_json(
         text = runner.invoke(cli, ["doctor"], env=env)
         assert text.exit_code == 1, text.output
         assert "error dmarc: no DMARC record" in text.output
+        assert "[bold]" not in text.output and "[red]" not in text.output  # markup, not text
         assert 'fix: publish: _dmarc.example.org. IN TXT "v=DMARC1; p=none' in text.output
         out = runner.invoke(cli, ["doctor", "--json", "--resolver", dns.address], env=env)
         data = json.loads(out.output)

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from collections import Counter
 from datetime import timedelta
@@ -142,6 +143,32 @@ def test_sigterm_stops_mailer_run_cleanly(db_url: str, engine: Engine) -> None:
     counts = Counter(r.status for r in rows)
     assert counts["sending"] == 0 and not any(r.in_doubt for r in rows)
     assert counts["sent"] == received < 30
+
+
+def test_mailer_run_does_not_log_every_sweep(db_url: str, engine: Engine) -> None:
+    populate(engine, 1)  # a migrated database
+    env = {**os.environ, "MAILER_DATABASE_URL": db_url, "MAILER_SECRET_KEY": "k"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mailer", "run", "--no-web"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    seen = b""
+    while b"mailer run:" not in seen and not seen.endswith(b"\n\n"):
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen += line
+    time.sleep(2.5)  # the sweep (every second) has run at least twice
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    err = seen + err
+    assert proc.returncode == 0, err.decode()
+    assert b"mailer run: delivering via" in err and b"Stopping" in err
+    assert b"Running job" not in err and b"executed successfully" not in err, err.decode()
+    assert b"Context impl" not in err, err.decode()
 
 
 def test_a_paused_campaign_does_not_start_at_its_time(engine: Engine) -> None:

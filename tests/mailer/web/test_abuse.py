@@ -172,3 +172,20 @@ def test_odd_names_never_break_a_request_or_the_confirmation(serve, engine: Engi
     eve = next(m for m in sent if m.envelope_to == "odd2@example.org")
     to = email.message_from_bytes(eve.data, policy=email.policy.default)["To"]
     assert to.addresses[0].display_name == "Eve <a@evil.example>, Mallory"
+
+
+def test_staff_uploads_may_be_larger_but_only_with_staff_credentials() -> None:
+    """A CSV import over 64 KB reaches the console's route (which checks the
+    session itself); the same body without a session cookie is refused early."""
+    from mailer.web.bodylimit import MAX_BODY, STAFF_UPLOAD, _limit
+
+    def scope(path: str, *headers: tuple[bytes, bytes]) -> dict[str, object]:
+        return {"type": "http", "path": path, "headers": list(headers)}
+
+    cookie = (b"cookie", b"mailer_session=abc")
+    bearer = (b"authorization", b"Bearer mlr_x")
+    assert _limit(scope("/admin/lists/news/import", cookie), MAX_BODY) == STAFF_UPLOAD
+    assert _limit(scope("/api/v1/lists/news/import", bearer), MAX_BODY) == STAFF_UPLOAD
+    assert _limit(scope("/admin/lists/news/import"), MAX_BODY) == MAX_BODY
+    assert _limit(scope("/api/lists/news/subscribe", cookie, bearer), MAX_BODY) == MAX_BODY
+    assert _limit(scope("/admin/login", cookie), MAX_BODY) == MAX_BODY

@@ -155,6 +155,31 @@ def test_an_import_named_dot_dot_is_imported_not_a_500(
     assert "z@example.org" in c.get("/admin/subscribers?q=z@").text
 
 
+def test_a_csv_import_larger_than_a_strangers_limit_goes_through(
+    console: tuple[TestClient, Staff], login: Login
+) -> None:
+    """Staff import whole lists: 3,000 rows (~100 KB) is over the 64 KB a stranger may send."""
+    c = login("editor")
+    csrf = csrf_of(c.get("/admin/lists/lmec-news").text)
+    rows = "".join(f"reader{i:05d}@example.org,Reader number {i}\n" for i in range(3000))
+    body = ("email,name\n" + rows).encode()
+    assert len(body) > 64 * 1024
+    r = c.post(
+        "/admin/lists/lmec-news/import",
+        data={"csrf": csrf},
+        files={"file": ("big.csv", body, "text/csv")},
+    )
+    assert r.status_code == 200, r.text[:300]
+    assert "reader02999@example.org" in c.get("/admin/subscribers?q=reader02999").text
+    c.cookies.clear()
+    r = c.post(
+        "/admin/lists/lmec-news/import",
+        data={"csrf": csrf},
+        files={"file": ("big.csv", body, "text/csv")},
+    )
+    assert r.status_code == 413
+
+
 def test_set_password_link_works_once(console: tuple[TestClient, Staff], engine: Engine) -> None:
     c, _ = console
     with session_scope(engine) as s:

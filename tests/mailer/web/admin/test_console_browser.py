@@ -231,3 +231,19 @@ def test_viewer_csrf_and_rate_limit_in_a_browser(live: tuple[str, Any, SmtpServe
         shot(page, "13-rate-limited")
         log_in(page, base, "admin")  # the right password is refused too for now
         assert "Too many failed attempts" in page.content()
+
+
+def test_console_pages_load_without_browser_errors(live: tuple[str, Any, SmtpServer]) -> None:
+    base = live[0]
+    with browser() as b:
+        page = b.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on(
+            "response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None
+        )
+        log_in(page, base, "editor")
+        for path in ("/admin/issues", "/admin/lists", "/admin/subscribers", "/admin/campaigns"):
+            page.goto(base + path)
+            page.wait_for_load_state("networkidle")
+    assert errors == []
