@@ -12,6 +12,7 @@ from mailer.campaigns.report import failures as report_failures
 from mailer.campaigns.report import list_campaigns, report
 from mailer.cli.context import app, print_json
 from mailer.cli.foreground import deliver_in_foreground, exit_code, print_report, wait_until
+from mailer.cli.times import local_time
 
 
 @click.group("campaigns")
@@ -45,13 +46,14 @@ def ls(ctx: click.Context, as_json: bool) -> None:
     # One line per campaign in the terminal's width (80 columns fit): the
     # subject comes last and is cut short with an ellipsis, never the status.
     width = shutil.get_terminal_size((80, 24)).columns
-    heads = ("id", "status", "scheduled (UTC)", "sent", "failed", "list", "subject")
+    zone = app(ctx).settings.timezone
+    heads = ("id", "status", "scheduled", "sent", "failed", "list", "subject")
     click.echo(_line(heads, width))
     for r in reports:
         cells = (
             str(r.campaign),
             r.status,
-            f"{r.scheduled_at:%Y-%m-%d %H:%M}",
+            local_time(r.scheduled_at, zone),
             f"{r.counts['sent']}/{r.recipients}",
             str(r.counts["failed"]),
             r.list_slug,
@@ -62,8 +64,9 @@ def ls(ctx: click.Context, as_json: bool) -> None:
 
 def _line(cells: tuple[str, ...], width: int) -> str:
     cid, status, when, sent, failed, slug, subject = cells
-    slug = slug if len(slug) <= 14 else slug[:13] + "…"
-    head = f"{cid:>4}  {status:<9}  {when:<16}  {sent:>11}  {failed:>6}  {slug:<14}  "
+    # The time carries its offset (23 columns): single spaces keep 80 columns.
+    slug = slug if len(slug) <= 12 else slug[:11] + "…"
+    head = f"{cid:>4} {status:<9} {when:<23} {sent:>9} {failed:>6} {slug:<12} "
     room = max(width - len(head) - 1, 8)
     return head + (subject if len(subject) <= room else subject[: room - 1] + "…")
 
@@ -81,7 +84,7 @@ def status(ctx: click.Context, campaign_id: int, as_json: bool) -> None:
     """
     with app(ctx).session() as s:
         r = report(s, campaign_id)
-    print_report(r, as_json, full=True)
+    print_report(r, as_json, full=True, zone=app(ctx).settings.timezone)
 
 
 @group.command("failures")
@@ -170,7 +173,7 @@ def resume(ctx: click.Context, campaign_id: int, wait: bool, as_json: bool) -> N
             if c.status == CampaignStatus.SCHEDULED:
                 campaigns.start_campaign(s, c)
     final = deliver_in_foreground(a, campaign_id)
-    print_report(final, as_json)
+    print_report(final, as_json, zone=a.settings.timezone)
     ctx.exit(exit_code(final))
 
 

@@ -14,6 +14,7 @@ from mailer.campaigns.models import CampaignStatus
 from mailer.campaigns.report import Report, report
 from mailer.cli.context import App, print_json
 from mailer.cli.progress import send_progress
+from mailer.cli.times import local_time
 from mailer.db import session_scope
 from mailer.delivery.engine import smtp_engine
 from mailer.delivery.processes import run_everywhere
@@ -76,7 +77,7 @@ def deliver_in_foreground(a: App, campaign_id: int) -> Report:
     return final
 
 
-def print_report(r: Report, as_json: bool, full: bool = False) -> None:
+def print_report(r: Report, as_json: bool, full: bool = False, zone: str = "UTC") -> None:
     if as_json:  # one report everywhere: send --wait, resume --wait, campaigns status
         print_json(r.as_dict())
         return
@@ -91,7 +92,7 @@ def print_report(r: Report, as_json: bool, full: bool = False) -> None:
         click.echo(f"  fix the cause, then: mailer campaigns resume {r.campaign}")
     if full:
         click.echo(
-            f"  scheduled {r.scheduled_at:%Y-%m-%d %H:%M:%S} UTC; rate "
+            f"  scheduled {local_time(r.scheduled_at, zone)}; rate "
             f"{r.rate:.1f}/s over the last minute"
         )
         for email in r.in_doubt_recipients:

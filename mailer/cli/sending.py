@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +18,7 @@ from mailer.cli.foreground import (
     stop_on_signals,
     wait_until,
 )
+from mailer.cli.times import both_zones
 from mailer.compose import compose
 from mailer.content import load_issue_set
 from mailer.delivery.engine import smtp_engine
@@ -30,14 +31,6 @@ from subscribers.models import utcnow
 
 # `--at` has minutes; a time within the last minute is "now", not a mistake.
 PAST_SLACK = timedelta(minutes=1)
-
-
-def both_zones(when: datetime, zone: str) -> str:
-    """``2026-12-01 09:00 +08:00 (Asia/Shanghai) = 2026-12-01 01:00 UTC``."""
-    local = when.astimezone(ZoneInfo(zone))
-    text = f"{local:%Y-%m-%d %H:%M %z} ({zone})"
-    text = text[: text.index(" (") - 2] + ":" + text[text.index(" (") - 2 :]  # +0800 → +08:00
-    return f"{text} = {when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def parse_when(at: str, tz: str) -> datetime:
@@ -136,7 +129,7 @@ def send(
         if c.status == CampaignStatus.SCHEDULED:
             campaigns.start_campaign(s, c)
     final = deliver_in_foreground(a, cid)
-    print_report(final, as_json)
+    print_report(final, as_json, zone=a.settings.timezone)
     ctx.exit(exit_code(final))
 
 
