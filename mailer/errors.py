@@ -30,3 +30,4 @@ class ContentError(MailerError):
         super().__init__(f"{where}: {message}")
         self.path = path
         self.line = line
+        self.message = message

@@ -13,6 +13,7 @@ from mailer.cli.context import App, app, print_json
 from mailer.compose import SAMPLE, Composition, compose, list_for, recipient_of
 from mailer.content import load_issue_set
 from mailer.content.check import ERROR, check_footer, check_markup, check_size
+from mailer.errors import ContentError
 from mailer.message import OutgoingMessage, Recipient
 from mailer.preview import write_previews
 from mailer.transport.smtp import SmtpConnection, smtp_config
@@ -166,7 +167,15 @@ def check(ctx: click.Context, file: Path, as_json: bool) -> None:
     Example:
       mailer issues check examples/issues/lmec-2021-issue-7.md
     """
-    issues = load_issue_set(file)
+    try:
+        issues = load_issue_set(file)
+    except ContentError as exc:
+        if not as_json or not file.is_file():  # no file at all is an error, not a finding
+            raise
+        # A file that does not load is one problem, reported like the others.
+        where = {"file": str(exc.path), "line": exc.line, "severity": ERROR}
+        print_json({"ok": False, "problems": [{**where, "message": exc.message}], "sizes": {}})
+        ctx.exit(1)
     settings = app(ctx).settings
     comp = compose(issues, settings, list_for(None, None), "check")
     problems, sizes = [], {}
@@ -184,8 +193,8 @@ def check(ctx: click.Context, file: Path, as_json: bool) -> None:
         print_json(
             {
                 "ok": not errors,
-                "problems": [str(p) for p in errors],
-                "warnings": [str(p) for p in warnings],
+                # Errors and warnings alike, each with file, line, severity, message.
+                "problems": [p.as_dict() for p in problems],
                 "sizes": sizes,
             }
         )

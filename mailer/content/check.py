@@ -43,6 +43,18 @@ class Problem:
         prefix = "warning: " if self.level == WARNING else ""
         return f"{self.where}: {prefix}{self.message}"
 
+    def as_dict(self) -> dict[str, object]:
+        """``{"file", "line", "severity", "message"}`` (line None when there is none)."""
+        file, _, line = self.where.rpartition(":")
+        if not (file and line.isdigit()):
+            file, line = self.where, ""
+        return {
+            "file": file,
+            "line": int(line) if line else None,
+            "severity": self.level,
+            "message": self.message,
+        }
+
 
 def _walk(tokens: list[Token]) -> list[tuple[Token, int | None]]:
     out = []

@@ -94,24 +94,43 @@ def test_check_passes_the_example_and_fails_a_broken_issue(workdir: Path) -> Non
     r = invoke("issues", "check", str(bad), "--json")
     assert r.exit_code == 1
     report = json.loads(r.output)
-    assert report["ok"] is False and len(report["problems"]) == 2
+    assert report["ok"] is False
+    errors = [p for p in report["problems"] if p["severity"] == "error"]
+    assert len(errors) == 2
+    assert all(p["file"] == str(bad) and p["line"] == 4 for p in errors), errors
     broken = workdir / "broken.md"
     broken.write_text("---\nsubject: x\nbogus: 1\n---\nx\n", encoding="utf-8")
     r = invoke("issues", "check", str(broken))
     assert r.exit_code == 1 and "broken.md:3: unknown front-matter key 'bogus'" in r.output
+    # Under --json a file that does not load is a problem object too.
+    r = invoke("issues", "check", str(broken), "--json")
+    assert r.exit_code == 1
+    (problem,) = json.loads(r.output)["problems"]
+    assert problem["message"].startswith("unknown front-matter key 'bogus'")
+    assert (problem["file"], problem["line"], problem["severity"]) == (str(broken), 3, "error")
 
 
 def test_check_warns_about_an_incomplete_footer(workdir: Path) -> None:
     bare = invoke("issues", "check", str(EXAMPLE), "--json")
     report = json.loads(bare.output)
     assert bare.exit_code == 0 and report["ok"] is True
-    assert report["warnings"] == [
-        "settings: warning: the footer has no organization: set organization (MAILER_ORGANIZATION)",
-        "settings: warning: the footer has no postal address: set postal_address (MAILER_POSTAL_ADDRESS)",
+    assert report["problems"] == [
+        {
+            "file": "settings",
+            "line": None,
+            "severity": "warning",
+            "message": "the footer has no organization: set organization (MAILER_ORGANIZATION)",
+        },
+        {
+            "file": "settings",
+            "line": None,
+            "severity": "warning",
+            "message": "the footer has no postal address: set postal_address (MAILER_POSTAL_ADDRESS)",
+        },
     ]
     env = {"MAILER_ORGANIZATION": "LMEC", "MAILER_POSTAL_ADDRESS": "No.5 Houyingfang Hutong"}
     full = invoke("issues", "check", str(EXAMPLE), "--json", env=env)
-    assert json.loads(full.output)["warnings"] == []
+    assert json.loads(full.output)["problems"] == []
 
 
 def test_preview_writes_screenshots_and_the_text_part(workdir: Path) -> None:
