@@ -109,3 +109,9 @@ def json_text(data: Any, indent: int | None = 2) -> str:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json_text(data) + "\n")
+
+
+def echo_notes(notes: tuple[str, ...]) -> None:
+    """What loading an issue folder set aside (files without front matter), on stderr."""
+    for note in notes:
+        click.echo(f"note: {shown(note)}", err=True)

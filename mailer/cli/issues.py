@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from mailer.cli.context import App, app, print_json
+from mailer.cli.context import App, app, echo_notes, print_json
 from mailer.compose import SAMPLE, Composition, compose, list_for, recipient_of
 from mailer.content import load_issue_set
 from mailer.content.check import ERROR, check_footer, check_markup, check_size
@@ -36,6 +36,7 @@ def _compose(
     a: App, file: Path, list_slug: str | None, email: str | None, key: str, prefix: str = ""
 ) -> tuple[Composition, Recipient, str | None]:
     issues = load_issue_set(file)
+    echo_notes(issues.notes)
     slug = list_slug or issues.default.list_slug
     needs_db = list_slug is not None or email is not None
     if needs_db:
@@ -176,6 +177,7 @@ def check(ctx: click.Context, file: Path, as_json: bool) -> None:
         where = {"file": str(exc.path), "line": exc.line, "severity": ERROR}
         print_json({"ok": False, "problems": [{**where, "message": exc.message}], "sizes": {}})
         ctx.exit(1)
+    echo_notes(issues.notes)
     settings = app(ctx).settings
     comp = compose(issues, settings, list_for(None, None), "check")
     problems, sizes = [], {}

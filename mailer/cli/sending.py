@@ -10,7 +10,7 @@ import click
 
 from mailer.campaigns import service as campaigns
 from mailer.campaigns.models import CampaignStatus
-from mailer.cli.context import App, app, print_json
+from mailer.cli.context import App, app, echo_notes, print_json
 from mailer.cli.foreground import (
     deliver_in_foreground,
     exit_code,
@@ -103,6 +103,7 @@ def send(
         click.echo(f"{both_zones(when, zone)} is in the past: starting now.", err=True)
         when = utcnow()
     issues = load_issue_set(file)
+    echo_notes(issues.notes)
     with a.session() as s:
         ml = get_list(s, list_slug)
         compose(issues, a.settings, ml, "check")  # every template error, before scheduling

@@ -150,3 +150,16 @@ def test_preview_writes_screenshots_and_the_text_part(workdir: Path) -> None:
     assert "| a | b |" not in (workdir / "p/text.txt").read_text(encoding="utf-8")
     bad = invoke("issues", "preview", str(issue), "-o", str(workdir / "q"), "--chromium", "/nope")
     assert bad.exit_code == 1 and "no Chromium found at /nope" in bad.output
+
+
+def test_other_files_beside_an_issue_are_noted_not_fatal(workdir: Path) -> None:
+    folder = workdir / "issues"
+    folder.mkdir()
+    issue = folder / "nine.md"
+    issue.write_text("---\nsubject: Nine\n---\nBody\n", encoding="utf-8")
+    (folder / "README.md").write_text("# About these issues\n", encoding="utf-8")
+    (folder / "nine.html").write_text("<html></html>", encoding="utf-8")
+    r = invoke("issues", "check", str(issue))
+    assert r.exit_code == 0, r.output
+    assert f"note: {folder / 'README.md'}: ignored (no front matter, so not an issue)" in r.stderr
+    assert f"note: {folder / 'nine.html'}: ignored" in r.stderr
