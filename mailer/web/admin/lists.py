@@ -3,14 +3,13 @@ unsubscribe, suppress, erase (admins)."""
 
 from __future__ import annotations
 
-import io
 import tempfile
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response
 
 from mailer.accounts import audit
 from mailer.campaigns.recipients import subscriber_deliveries
@@ -18,9 +17,8 @@ from mailer.db import session_scope
 from mailer.web.admin.render import page
 from mailer.web.admin.session import Admin, Editor, Viewer
 from mailer.web.api.paging import After
-from mailer.web.staff import actor, client_ip, web_state
+from mailer.web.staff import actor, client_ip, list_csv, web_state
 from subscribers import members
-from subscribers.exporter import export_csv
 from subscribers.importer import import_csv
 from subscribers.lists import create_list, summarize_list, summarize_lists
 from subscribers.search import search
@@ -84,16 +82,7 @@ async def import_file(request: Request, slug: str, user: Editor, file: UploadFil
 
 @router.get("/lists/{slug}/export.csv")
 def export(request: Request, slug: str, user: Viewer) -> Response:
-    out = io.StringIO()
-    with session_scope(web_state(request).db) as s:
-        summarize_list(s, slug)
-        export_csv(s, out, slug)
-        audit.record(s, actor(user, request), "subscribers.export", slug)
-    return StreamingResponse(
-        iter([out.getvalue()]),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{slug}.csv"'},
-    )
+    return list_csv(request, slug, user)
 
 
 @router.post("/subscribers")

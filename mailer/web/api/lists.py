@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -16,11 +15,10 @@ from mailer.db import session_scope
 from mailer.web.api.auth import Admin, Editor, Viewer
 from mailer.web.api.paging import Cursor, Limit, decode, page
 from mailer.web.api.problems import ApiProblem
-from mailer.web.staff import actor, web_state
+from mailer.web.staff import actor, list_csv, web_state
 from subscribers import members
-from subscribers.exporter import export_csv
 from subscribers.importer import import_csv
-from subscribers.lists import create_list, get_list, summarize_list
+from subscribers.lists import create_list, summarize_list
 from subscribers.models import MailingList
 from subscribers.search import search
 
@@ -114,18 +112,7 @@ async def import_subscribers(
 
 @router.get("/lists/{name}/export", summary="The list's subscribers as CSV")
 def export(request: Request, name: str, user: Viewer) -> Response:
-    import io
-
-    out = io.StringIO()
-    with session_scope(web_state(request).db) as s:
-        get_list(s, name)
-        export_csv(s, out, name)
-        audit.record(s, actor(user, request), "subscribers.export", name)
-    return StreamingResponse(
-        iter([out.getvalue()]),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    return list_csv(request, name, user)
 
 
 @router.get("/subscribers", summary="Search subscribers")
