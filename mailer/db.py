@@ -40,7 +40,8 @@ def _sqlite_foreign_keys_on(dbapi_conn: Any, _record: Any) -> None:
     # Migrations turn foreign keys off on their connection (migrations/env.py);
     # a connection goes back to the pool outside any transaction, where the
     # pragma takes effect, so no later user of it runs unchecked.
-    dbapi_conn.execute("PRAGMA foreign_keys=ON")
+    if dbapi_conn is not None:  # None once the connection was invalidated
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
 
 def make_engine(url: str) -> Engine:
