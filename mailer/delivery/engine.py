@@ -48,7 +48,7 @@ from subscribers.models import MailingList, SubscriptionStatus, utcnow
 
 log = logging.getLogger(__name__)
 
-BATCH = 32
+BATCH = 128  # claims take the write lock: fewer of them is what lets processes scale
 LEASE = timedelta(minutes=10)
 RECOVER_SECONDS = 1.0  # how often idle workers look for rows of dead workers
 SESSION_TRIES = 5  # a connection refused this many times in a row pauses the campaign

@@ -56,18 +56,24 @@ def outcome_params(o: Outcome, now: datetime) -> dict[str, Any]:
 
 
 def write_outcomes(
-    conn: Connection, campaign_id: int, outcomes: Sequence[Outcome], now: datetime, policy: Policy
+    conn: Connection,
+    groups: Sequence[tuple[int, Sequence[Outcome], datetime]],
+    policy: Policy,
 ) -> None:
-    """Update each row with its outcome and record the bounces it implies."""
-    if not outcomes:
+    """Update each row with its outcome and record the bounces it implies.
+
+    ``groups`` are (campaign id, its outcomes, when): the outcomes of several
+    connections committed together (group.py), all rows in one statement.
+    """
+    rows = [outcome_params(o, now) for _, outcomes, now in groups for o in outcomes]
+    if not rows:
         return
-    rows = [outcome_params(o, now) for o in outcomes]
     conn.execute(OUTCOME, rows)
-    bounces = [o.bounce for o in outcomes if o.bounce is not None]
+    bounces = [(cid, o.bounce, now) for cid, outcomes, now in groups for o in outcomes if o.bounce]
     if not bounces:
         return
     with Session(bind=conn) as s:  # joins the caller's transaction
-        for address, kind, code, reply in bounces:
+        for campaign_id, (address, kind, code, reply), now in bounces:
             record_bounce(
                 s,
                 email=address,

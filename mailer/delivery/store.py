@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
+    Select,
     and_,
     bindparam,
     exists,
@@ -43,6 +44,7 @@ from mailer.campaigns.models import (
 )
 from mailer.campaigns.service import pending_rows
 from mailer.db import session_scope
+from mailer.delivery.group import GroupCommit
 from mailer.delivery.outcomes import Outcome
 from mailer.delivery.owners import owner_is_dead_here
 from mailer.delivery.recording import write_outcomes
@@ -68,26 +70,33 @@ class Claimed:
     link_key: str | None = None
 
 
+@dataclass(frozen=True)
+class _Advance:
+    campaign_id: int
+    outcomes: Sequence[Outcome]
+    next_id: int | None
+    now: datetime
+
+
 class DeliveryStore:
     def __init__(self, engine: Engine, policy: Policy | None = None) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self.policy = policy or Policy()
-        # Mark one row as on the wire, unless the campaign stopped sending.
+        # Mark a row as on the wire (once the campaign is known to be sending).
         self.mark = (
             update(Delivery)
-            .where(
-                Delivery.id == bindparam("next_id"),
-                exists().where(
-                    Campaign.id == bindparam("cid"), Campaign.status == CampaignStatus.SENDING
-                ),
-            )
+            .where(Delivery.id == bindparam("next_id"))
             .values(
                 status=DeliveryStatus.SENDING,
                 attempts=Delivery.attempts + 1,
                 updated_at=bindparam("now", type_=Delivery.updated_at.type),
             )
         )
+        self.is_sending = select(Campaign.id).where(
+            Campaign.id == bindparam("cid"), Campaign.status == CampaignStatus.SENDING
+        )
+        self._group: GroupCommit[_Advance, bool] = GroupCommit(self._advance_all)
 
     def _writing(self) -> AbstractContextManager[object]:
         """On SQLite, this process's writers queue on a lock of ours.
@@ -149,10 +158,9 @@ class DeliveryStore:
                 )
             return len(wire)
 
-    def claim(
-        self, campaign_id: int, owner: str, limit: int, now: datetime, lease: timedelta
-    ) -> list[Claimed]:
-        due = (
+    def due(self, campaign_id: int, limit: int, now: datetime) -> Select[int]:
+        """The ids of up to ``limit`` rows due now and held by nobody."""
+        return (
             select(Delivery.id)
             .where(
                 Delivery.campaign_id == campaign_id,
@@ -164,9 +172,16 @@ class DeliveryStore:
                     Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING
                 ),
             )
-            .order_by(Delivery.id)
+            # The claim index's own order: no sort of every due row per claim
+            # (ORDER BY id sorted them all, O(n) a claim); equal times go by id.
+            .order_by(Delivery.status, Delivery.next_attempt_at, Delivery.id)
             .limit(limit)
         )
+
+    def claim(
+        self, campaign_id: int, owner: str, limit: int, now: datetime, lease: timedelta
+    ) -> list[Claimed]:
+        due = self.due(campaign_id, limit, now)
         if self.postgres:
             due = due.with_for_update(skip_locked=True)
         with self._writing(), session_scope(self.engine) as s:
@@ -256,22 +271,35 @@ class DeliveryStore:
 
         Returns False (and marks nothing) when the campaign is no longer
         sending: paused or cancelled meanwhile, so the next message stays home.
+        The commit is shared with the other connections of this process that
+        are waiting to record theirs (group.py).
         """
-        # Core, not an ORM session: this runs once per message, and every
-        # Python step here is paid again while other threads hold the GIL.
+        marked = self._group.submit(_Advance(campaign_id, outcomes, next_id, now))
+        self.recorded(campaign_id, outcomes)
+        return marked
+
+    def _advance_all(self, items: Sequence[_Advance]) -> list[bool]:
+        """One transaction for a group of ``advance`` calls; for each, whether its row is marked."""
+        # Core, not an ORM session: this runs once per group of messages, and
+        # every Python step here is paid again while other threads hold the GIL.
         with self._writing(), self.engine.begin() as conn:
             if self.postgres:
                 # Survives a killed client; only a crash of the server itself
                 # could lose the last commits (PERF-NOTES.md).
                 conn.execute(text("SET LOCAL synchronous_commit = off"))
-            write_outcomes(conn, campaign_id, outcomes, now, self.policy)
-            marked = (
-                None
-                if next_id is None
-                else conn.execute(self.mark, {"next_id": next_id, "cid": campaign_id, "now": now})
-            )
-        self.recorded(campaign_id, outcomes)
-        return marked is None or bool(marked.rowcount)
+            write_outcomes(conn, [(i.campaign_id, i.outcomes, i.now) for i in items], self.policy)
+            sending: dict[int, bool] = {}
+            for cid in {i.campaign_id for i in items if i.next_id is not None}:
+                # The outcomes above took the write lock: this answer holds until commit.
+                sending[cid] = conn.scalar(self.is_sending, {"cid": cid}) is not None
+            marks = [
+                {"next_id": i.next_id, "now": i.now}
+                for i in items
+                if i.next_id is not None and sending[i.campaign_id]
+            ]
+            if marks:
+                conn.execute(self.mark, marks)
+        return [i.next_id is None or sending[i.campaign_id] for i in items]
 
     def recorded(self, campaign_id: int, outcomes: Sequence[Outcome]) -> None:
         """Called once outcomes are committed, by every recording path (metrics hook)."""
