@@ -75,9 +75,8 @@ def act(request: Request, campaign_id: Id, action: str, user: Editor) -> Respons
     with session_scope(web_state(request).db) as s:
         do(s, campaign_id)
         audit.record(s, actor(user, request), f"campaign.{action}", campaign_id)
-    return RedirectResponse(
-        f"/admin/campaigns/{campaign_id}?notice=Done:+{action}", status_code=303
-    )
+    done = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
+    return RedirectResponse(f"/admin/campaigns/{campaign_id}?notice={done}", status_code=303)
 
 
 Filter = Annotated[str, Query(pattern="^(" + "|".join(FILTERS) + ")$")]
