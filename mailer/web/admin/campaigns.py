@@ -116,7 +116,17 @@ def report_csv(
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(
-        ["email", "status", "in_doubt", "attempts", "smtp_code", "smtp_reply", "sent_at", "bounce"]
+        [
+            "email",
+            "status",
+            "in_doubt",
+            "attempts",
+            "smtp_code",
+            "smtp_reply",
+            "sent_at",
+            "bounce",
+            "unsubscribed_at",
+        ]
     )
     with session_scope(web_state(request).db) as s:
         report(s, campaign_id)  # 404 for an unknown campaign
@@ -131,6 +141,7 @@ def report_csv(
                     safe_cell(x.smtp_reply),
                     x.sent_at.isoformat() if x.sent_at else "",
                     x.bounce,
+                    x.unsubscribed_at.isoformat() if x.unsubscribed_at else "",
                 ]
             )
         audit.record(s, actor(user, request), "campaign.report_csv", campaign_id)
