@@ -30,7 +30,7 @@ def _logged_out(c: TestClient, cookie: str) -> bool:
     live = c.get("/admin/issues", headers={"HX-Request": "true"}, follow_redirects=False)
     return (
         page.status_code == 303
-        and page.headers["location"].startswith("/admin/login")
+        and str(page.headers["location"]).startswith("/admin/login")
         and live.status_code == 401
     )
 
