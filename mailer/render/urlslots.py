@@ -13,7 +13,9 @@ in such a slot when it lands
 - in CSS, a ``style`` attribute or a ``<style>`` element, where ``url(``,
   ``image-set(``, ``@import`` and CSS escapes (``\\75 rl(``) can load one;
 - in a ``<meta content>``, which ``http-equiv=refresh`` reads as
-  ``<seconds>;url=<URL>``.
+  ``<seconds>;url=<URL>``;
+- in SVG animation values (``to``, ``from``, ``values``), which can set an
+  ``href``; and in an ``<iframe srcdoc>``, where it may not bring markup.
 
 Where the field begins a URL whose scheme is still open, the URL it makes
 must be absolute http(s) or mailto; where it could begin another URL, it
@@ -54,10 +56,19 @@ URL_ATTRS = frozenset(
         "dynsrc",
         "profile",
         "icon",
+        # SVG animation can set an href: <animate attributeName="href" to="…">.
+        "to",
+        "from",
     }
 )
 # Attributes whose value is several URLs, and what separates them.
-LIST_ATTRS = {"srcset": ",", "imagesrcset": ",", "ping": " \t\n\r\f,", "archive": " \t\n\r\f,"}
+LIST_ATTRS = {
+    "srcset": ",",
+    "imagesrcset": ",",
+    "ping": " \t\n\r\f,",
+    "archive": " \t\n\r\f,",
+    "values": ";",  # SVG animation, as "to" above
+}
 _CSS_FORBIDDEN = "(\\@"
 # An attribute open at the end of the text: its name and its value so far.
 _ATTR = re.compile(
@@ -155,6 +166,9 @@ def _attribute_slot(tail: str, m: re.Match[str]) -> Slot | None:
         return Slot(start=_open(current) if in_url else None, forbid=seps)
     if name == "style":
         return _css(html.unescape(value))
+    if name == "srcdoc":
+        # A whole document, unescaped once by the browser: no markup from a value.
+        return Slot(forbid="<")
     if name == "content":
         tags = _TAG.findall(tail[: m.start() + 1])
         if tags and tags[-1].lower() == "meta":

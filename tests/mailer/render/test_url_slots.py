@@ -25,6 +25,7 @@ PLACES = {
     "poster": f'<video poster="{FIELD}"></video>',
     "background": f'<table background="{FIELD}"><tr><td>x</td></tr></table>',
     "longdesc": f'<img alt="c" src="https://ok.example/c.png" longdesc="{FIELD}">',
+    "svg-animate-to": f'<svg><a href="https://ok.example/"><animate attributeName="href" to="{FIELD}"/></a></svg>',
 }
 HOSTILE = {
     "meta-refresh-whole": "0;url=javascript:alert(1)",  # the number is the value's own
@@ -88,6 +89,11 @@ def test_an_https_value_still_goes_there(tmp_path: Path, place: str) -> None:
         (f"<style>.x {{ color: {FIELD} }}</style>", "red}@import 'javascript:x';"),
         # A refresh whose URL the value brings with its own separator.
         (f'<meta http-equiv="refresh" content="5{FIELD}">', ";url=javascript:alert(1)"),
+        # SVG animation values: another value after a semicolon.
+        (
+            f'<svg><animate attributeName="href" values="https://ok.example/;{FIELD}"/></svg>',
+            "x;javascript:alert(1)",
+        ),
         # A ping list: another URL after a space.
         (f'<a href="https://ok.example/" ping="https://ok.example/p {FIELD}">x</a>', "a b"),
     ],
@@ -116,3 +122,11 @@ def test_plain_values_in_css_and_meta_are_kept(tmp_path: Path) -> None:
     for html in _both(tmp_path, body, "teal"):
         assert "color:teal" in html.replace(" ", "")
         assert "News for teal" in html and "https://ok.example/teal.png 1x" in html
+
+
+def test_a_value_brings_no_markup_into_an_iframe_srcdoc(tmp_path: Path) -> None:
+    body = f'<iframe title="t" srcdoc="<p>Hello {FIELD}</p>"></iframe>'
+    for html in _both(tmp_path, body, "<img src=x onerror=alert(1)>"):
+        assert "onerror" not in html
+    for html in _both(tmp_path, body, "Li"):
+        assert "Hello Li" in html
