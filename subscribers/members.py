@@ -146,6 +146,7 @@ def describe(session: Session, email: str) -> dict[str, Any]:
             .order_by(MailingList.slug)
         )
         out["subscriber"] = {
+            "id": sub.id,
             "email": sub.email,
             "name": sub.name,
             "language": sub.language,

@@ -14,11 +14,12 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailer.accounts.errors import AccountError, LoginFailed
-from mailer.accounts.models import Role, User
+from mailer.accounts.models import ApiToken, Role, User
+from mailer.accounts.sessions import revoke_all
 from subscribers.addresses import parse_address
 from subscribers.errors import NotFound
 from subscribers.models import utcnow
@@ -74,26 +75,49 @@ def list_users(session: Session) -> list[User]:
 
 
 def set_role(session: Session, email: str, role: str) -> User:
+    """A new role ends the user's console sessions: a page or form opened under
+    the old role must not keep acting with it; they log in again."""
     user = get_user(session, email)
-    user.role = check_role(role).value
+    new = check_role(role).value
+    if new != user.role:
+        user.role = new
+        revoke_all(session, user)
     session.flush()
     return user
 
 
 def set_disabled(session: Session, email: str, disabled: bool = True) -> User:
-    """A disabled user cannot log in, and their sessions and tokens stop working."""
+    """A disabled user cannot log in; their sessions and API tokens are revoked
+    for good, so enabling them again does not bring back a session or token
+    that may have leaked (they log in again; an admin makes new tokens)."""
     user = get_user(session, email)
     user.disabled = disabled
+    if disabled:
+        revoke_all(session, user)
+        revoke_user_tokens(session, user)
     session.flush()
     return user
 
 
+def revoke_user_tokens(session: Session, user: User) -> int:
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def set_password(session: Session, user: User, password: str) -> None:
+    """Also ends every console session of the user: whoever had a session (or
+    stole one) under the old password loses it. The caller opens a new one for
+    the person who just set it, if any."""
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"password: at least {MIN_PASSWORD} characters")
     if len(password) > 1024:
         raise AccountError("password: at most 1024 characters")
     user.password_hash = HASHER.hash(password)
+    revoke_all(session, user)
     session.flush()
 
 

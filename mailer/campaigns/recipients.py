@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.campaigns.models import BounceEvent, Campaign, Delivery, DeliveryStatus
-from subscribers.models import Subscriber
+from subscribers.models import Subscriber, Subscription, SubscriptionStatus
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,48 @@ class RecipientLine:
     smtp_reply: str
     sent_at: datetime | None
     bounce: str  # hard, soft, complaint, or empty
+    # When they left the campaign's list, if they did after it started.
+    unsubscribed_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["sent_at"] = self.sent_at.isoformat() if self.sent_at else None
+        out["unsubscribed_at"] = self.unsubscribed_at.isoformat() if self.unsubscribed_at else None
         return out
 
 
 # Filters the report offers; each is a condition on the ledger row.
-FILTERS = ("all", "sent", "failed", "deferred", "skipped", "queued", "in_doubt", "bounced")
+FILTERS = (
+    "all",
+    "sent",
+    "failed",
+    "deferred",
+    "skipped",
+    "queued",
+    "in_doubt",
+    "bounced",
+    "unsubscribed",
+)
+
+
+def unsubscribed_since(session: Session, campaign_id: int) -> dict[int, datetime]:
+    """Recipients of the campaign who have left its list since it started:
+    subscriber id → when. Someone who left and came back is not counted; an
+    erased subscriber cannot be (their ledger rows name nobody)."""
+    c = session.get(Campaign, campaign_id)
+    if c is None or c.started_at is None:
+        return {}
+    rows = session.execute(
+        select(Subscription.subscriber_id, Subscription.unsubscribed_at)
+        .join(Delivery, Delivery.subscriber_id == Subscription.subscriber_id)
+        .where(
+            Delivery.campaign_id == c.id,
+            Subscription.list_id == c.list_id,
+            Subscription.status == SubscriptionStatus.UNSUBSCRIBED,
+            Subscription.unsubscribed_at >= c.started_at,
+        )
+    ).all()
+    return {sid: at for sid, at in rows if at is not None}
 
 
 def recipients(
@@ -53,6 +86,7 @@ def recipients(
         ).all()
         if sid is not None
     }
+    left = unsubscribed_since(session, campaign_id)
     stmt = (
         select(Delivery, Subscriber.email)
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
@@ -63,6 +97,8 @@ def recipients(
         stmt = stmt.where(Delivery.in_doubt.is_(True))
     elif status == "bounced":
         stmt = stmt.where(Delivery.subscriber_id.in_(list(bounces) or [-1]))
+    elif status == "unsubscribed":
+        stmt = stmt.where(Delivery.subscriber_id.in_(list(left) or [-1]))
     elif status != "all":
         stmt = stmt.where(Delivery.status == status)
     q = query.strip().lower()
@@ -83,6 +119,7 @@ def recipients(
             smtp_reply=d.smtp_reply or "",
             sent_at=d.sent_at,
             bounce=bounces.get(d.subscriber_id, "") if d.subscriber_id else "",
+            unsubscribed_at=left.get(d.subscriber_id) if d.subscriber_id else None,
         )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from mailer.campaigns.models import BounceEvent, BounceKind, Campaign, Delivery, DeliveryStatus
+from mailer.campaigns.recipients import unsubscribed_since
 from mailer.campaigns.service import get_campaign
 from subscribers.models import MailingList, Subscriber, utcnow
 
@@ -30,6 +31,7 @@ class Report:
     rate: float = 0.0  # messages sent per second over the last minute
     bounces: dict[str, int] = field(default_factory=dict)  # hard, soft, complaint
     blocked: int = 0  # failed deliveries the relay refused by policy (5.7.x): never suppressed
+    unsubscribed: int = 0  # recipients who left the list since the campaign started
     pause_reason: str | None = None
 
     @property
@@ -63,6 +65,7 @@ class Report:
             "rate": round(self.rate, 2),
             "in_doubt_recipients": self.in_doubt_recipients,
             "bounces": self.bounces,
+            "unsubscribed_since": self.unsubscribed,
             "pause_reason": self.pause_reason,
         }
 
@@ -133,6 +136,7 @@ def report(session: Session, campaign_id: int, now: datetime | None = None) -> R
             .where(Delivery.campaign_id == c.id, Delivery.failure == "block")
         )
         or 0,
+        unsubscribed=len(unsubscribed_since(session, c.id)),
         pause_reason=c.pause_reason,
     )
 

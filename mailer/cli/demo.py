@@ -67,8 +67,15 @@ def prepare_workspace(workspace: Path) -> None:
     " a non-empty folder the demo did not make is refused).",
 )
 @click.option("--serve", is_flag=True, help="Then keep the staff console running on the demo data.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8000,
+    show_default=True,
+    help="With --serve: the console's port on 127.0.0.1 (if taken, any free one).",
+)
 @click.pass_context
-def demo(ctx: click.Context, workspace: Path, serve: bool) -> None:
+def demo(ctx: click.Context, workspace: Path, serve: bool, port: int) -> None:
     """Send the example LMEC issue to the example list, with nothing to set up.
 
     Creates a SQLite database and the list, imports the example subscribers,
@@ -145,7 +152,7 @@ def demo(ctx: click.Context, workspace: Path, serve: bool) -> None:
     if serve:
         from mailer.cli.demo_console import serve_console
 
-        serve_console(settings, engine, maildir)
+        serve_console(dataclasses.replace(settings, web_port=port), engine, maildir)
 
 
 def invocation() -> str:

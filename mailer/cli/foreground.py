@@ -95,6 +95,11 @@ def print_report(r: Report, as_json: bool, full: bool = False, zone: str = "UTC"
             f"  scheduled {local_time(r.scheduled_at, zone)}; rate "
             f"{r.rate:.1f}/s over the last minute"
         )
+        b = r.bounces
+        click.echo(
+            f"  bounces: {b.get('hard', 0)} hard, {b.get('soft', 0)} soft, "
+            f"{b.get('complaint', 0)} complaints; unsubscribed since: {r.unsubscribed}"
+        )
         for email in r.in_doubt_recipients:
             click.echo(f"  in doubt: {email}")
 

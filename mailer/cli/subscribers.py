@@ -11,19 +11,10 @@ from mailer.bounces import summary
 from mailer.cli.context import app, json_text, print_json, shown
 from mailer.cli.invite import invite, invite_hint
 from mailer.cli.subscriber_csv import export, import_
+from mailer.cli.subscriber_edit import attr_pairs, edit
 from mailer.transport.address import AddressError, WireAddress, wire_address
 from subscribers import members
 from subscribers.models import SubscriptionStatus
-
-
-def _attrs(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--attr")
-        out[key.strip()] = value
-    return out
 
 
 @click.group("subscribers")
@@ -41,7 +32,7 @@ def group() -> None:
 @click.option("--list", "list_slug", required=True, help="The list to subscribe to.")
 @click.option("--name", default="", help="Display name.")
 @click.option("--language", default="", help="Preferred language, e.g. en or zh-CN.")
-@click.option("--attr", "attrs", multiple=True, callback=_attrs, help="KEY=VALUE; repeatable.")
+@click.option("--attr", "attrs", multiple=True, callback=attr_pairs, help="KEY=VALUE; repeatable.")
 @click.option("--confirmed", is_flag=True, help="Subscribe as confirmed (they already opted in).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
@@ -283,6 +274,7 @@ def erase(ctx: click.Context, email: str, yes: bool) -> None:
         click.echo(f"No subscriber {shown(email.strip())}; recorded a hashed suppression anyway.")
 
 
+group.add_command(edit)
 group.add_command(import_)
 group.add_command(export)
 

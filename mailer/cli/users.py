@@ -90,6 +90,9 @@ def ls(ctx: click.Context, as_json: bool) -> None:
 def disable(ctx: click.Context, email: str, enable: bool) -> None:
     """Disable a user: they cannot log in, their sessions and API tokens stop at once.
 
+    Sessions and tokens are revoked, not paused: after --enable the user logs
+    in again and needs new tokens (`mailer tokens create`).
+
     \b
     Example:
       mailer users disable former@example.org
@@ -105,7 +108,7 @@ def disable(ctx: click.Context, email: str, enable: bool) -> None:
 @click.argument("role")
 @click.pass_context
 def role(ctx: click.Context, email: str, role: str) -> None:
-    """Change a user's role (admin, editor or viewer).
+    """Change a user's role (admin, editor or viewer); they log in again.
 
     \b
     Example:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mailer.content.plaintext import width_of, wrap
+from mailer.render.urlslots import MARK, Slot, slot_for
 
 # Our own per-recipient links: long URLs that no re-wrapping could shorten.
 LINK_FIELDS = ("unsubscribe_url", "preferences_url")
@@ -38,12 +39,16 @@ class Sentinels:
     def split(self, text: str, html: bool = False) -> SplitTemplate:
         """``text`` cut around the sentinels; ``html``: note which begin a link's URL."""
         pieces = self._pattern.split(text)
-        schemes: list[str | None] = []
+        slots: list[Slot | None] = []
+        before = ""  # the text so far, earlier fields as MARK
         # re.split alternates literal, group, literal…: turn groups into names.
         for i in range(1, len(pieces), 2):
             pieces[i] = self.fields[int(pieces[i])]
-            schemes.append(_url_start(pieces[i - 1]) if html else None)
-        return SplitTemplate(tuple(pieces), tuple(schemes) if html else ())
+            if html:
+                before = (before + pieces[i - 1])[-50_000:]
+                slots.append(slot_for(before))
+                before += MARK
+        return SplitTemplate(tuple(pieces), tuple(slots) if html else ())
 
     def split_text(self, text: str, width: int) -> SplitTemplate:
         """Plain text, wrapped at ``width`` with sentinels in place: a line holding a
@@ -102,9 +107,9 @@ class SplitTemplate:
     """``parts[0], field, parts[2], field, …``: odd positions name a field."""
 
     parts: tuple[str, ...]
-    # Per field: None, or the literal start of the URL attribute the field
-    # begins or continues before its scheme is settled (see _url_start).
-    url_starts: tuple[str | None, ...] = ()
+    # Per field in HTML: None (text), or what a URL-bearing place it lands in
+    # lets it hold (see urlslots.py).
+    slots: tuple[Slot | None, ...] = ()
     # Per field, in plain text: None, or the whole line it stands for.
     lines: tuple[TextLine | None, ...] = ()
 
@@ -118,15 +123,13 @@ class SplitTemplate:
         return tuple(names)
 
     def value(self, n: int, values: Mapping[str, str]) -> str:
-        """The ``n``th field's value; in a URL's scheme only http(s) or mailto pass."""
+        """The ``n``th field's value; where it could begin a URL, only http(s) or mailto."""
         line = self.lines[n] if n < len(self.lines) else None
         if line is not None:
             return line.fill(values)
         value = values.get(self.parts[2 * n + 1], "")
-        start = self.url_starts[n] if n < len(self.url_starts) else None
-        if start is not None and not safe_url(start + value):
-            return "#"
-        return value
+        slot = self.slots[n] if n < len(self.slots) else None
+        return slot.guard(value) if slot is not None else value
 
     def fill(self, values: Mapping[str, str], escape: Callable[[str], str] | None = None) -> str:
         out = list(self.parts)
@@ -141,28 +144,3 @@ class SplitTemplate:
 
 def _escape_html(value: str) -> str:
     return html.escape(value, quote=True)
-
-
-# An attribute taking a URL, open at the end of the literal before a field.
-_URL_ATTR = re.compile(
-    r"""(?:^|[\s"'/])(?:href|src|action|formaction|background|cite|poster|xlink:href)"""
-    r"""\s*=\s*(?:"([^"]*)|'([^']*)|([^\s"'>]*))\Z""",
-    re.IGNORECASE,
-)
-_IGNORED_IN_URLS = re.compile(r"[\x00-\x20\x7f]")  # browsers drop tabs and newlines
-SAFE_SCHEMES = ("http://", "https://", "mailto:")
-
-
-def _url_start(literal: str) -> str | None:
-    """The URL so far when a field starts inside a URL attribute whose scheme is open."""
-    m = _URL_ATTR.search(literal[-2000:])
-    if m is None:
-        return None
-    start = _IGNORED_IN_URLS.sub("", html.unescape(next(g for g in m.groups() if g is not None)))
-    # After ':', '/', '?' or '#' the scheme (or a relative URL) is settled by us.
-    return None if any(c in start for c in ":/?#") else start
-
-
-def safe_url(url: str) -> bool:
-    """An absolute http(s) or mailto URL, as a browser would read it."""
-    return _IGNORED_IN_URLS.sub("", html.unescape(url)).lower().startswith(SAFE_SCHEMES)

@@ -16,6 +16,8 @@
   ``Referrer-Policy: no-referrer``, so the token never leaves in a Referer,
   and ``Cache-Control: no-store``, so no shared cache or history keeps it.
   Elsewhere ``Referrer-Policy: same-origin``.
+
+An unhandled exception gets the same headers on its plain 500 answer.
 """
 
 from __future__ import annotations
@@ -60,9 +62,12 @@ class SecurityHeaders:
             return
         extra = ALWAYS + (TOKEN_PAGE if is_token_path(scope["path"]) else OTHER_PAGE)
         names = {name for name, _ in extra}
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 own = {k.lower() for k, _ in message.get("headers", [])} & ROUTE_MAY_SET
                 headers = [
                     (k, v)
@@ -73,4 +78,23 @@ class SecurityHeaders:
                 message = {**message, "headers": headers + added}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Starlette's own 500 page is sent by its ServerErrorMiddleware, which
+            # sits outside every user middleware: it would go out without the
+            # headers above. Answer here, with them; re-raise so the error is
+            # still logged (that middleware sees the response started and only
+            # re-raises).
+            if not started:
+                await send_with_headers(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                    }
+                )
+                await send_with_headers(
+                    {"type": "http.response.body", "body": b"Internal Server Error"}
+                )
+            raise

@@ -75,9 +75,8 @@ def act(request: Request, campaign_id: Id, action: str, user: Editor) -> Respons
     with session_scope(web_state(request).db) as s:
         do(s, campaign_id)
         audit.record(s, actor(user, request), f"campaign.{action}", campaign_id)
-    return RedirectResponse(
-        f"/admin/campaigns/{campaign_id}?notice=Done:+{action}", status_code=303
-    )
+    done = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
+    return RedirectResponse(f"/admin/campaigns/{campaign_id}?notice={done}", status_code=303)
 
 
 Filter = Annotated[str, Query(pattern="^(" + "|".join(FILTERS) + ")$")]
@@ -117,7 +116,17 @@ def report_csv(
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(
-        ["email", "status", "in_doubt", "attempts", "smtp_code", "smtp_reply", "sent_at", "bounce"]
+        [
+            "email",
+            "status",
+            "in_doubt",
+            "attempts",
+            "smtp_code",
+            "smtp_reply",
+            "sent_at",
+            "bounce",
+            "unsubscribed_at",
+        ]
     )
     with session_scope(web_state(request).db) as s:
         report(s, campaign_id)  # 404 for an unknown campaign
@@ -132,6 +141,7 @@ def report_csv(
                     safe_cell(x.smtp_reply),
                     x.sent_at.isoformat() if x.sent_at else "",
                     x.bounce,
+                    x.unsubscribed_at.isoformat() if x.unsubscribed_at else "",
                 ]
             )
         audit.record(s, actor(user, request), "campaign.report_csv", campaign_id)

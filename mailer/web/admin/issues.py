@@ -47,7 +47,7 @@ def adopt(request: Request, campaign_id: Id, user: Editor) -> Response:
     with session_scope(web_state(request).db) as s:
         version = service.adopt(s, campaign_id, user.email)
         audit.record(s, actor(user, request), "issue.adopt", version.issue_id, campaign=campaign_id)
-    return RedirectResponse(f"/admin/issues/{version.issue_id}?notice=Stored", status_code=303)
+    return RedirectResponse(f"/admin/issues/{version.issue_id}?notice=stored", status_code=303)
 
 
 @router.post("/issues/upload")
@@ -63,7 +63,7 @@ async def upload(request: Request, user: Editor, file: UploadFile) -> Response:
         return _upload_error(request, user, f"{name}: not UTF-8 text")
     except MailerError as exc:
         return _upload_error(request, user, str(exc))
-    return RedirectResponse(f"/admin/issues/{version.issue_id}?notice=Saved", status_code=303)
+    return RedirectResponse(f"/admin/issues/{version.issue_id}?notice=saved", status_code=303)
 
 
 def _upload_error(request: Request, user: Editor, message: str) -> Response:
@@ -159,7 +159,7 @@ async def save(request: Request, user: Editor) -> Response:
         return _editor(request, user, fields, body, issue_id, name, str(exc), 422)
     lang = fields.get("language") or ""
     return RedirectResponse(
-        f"/admin/issues/{version.issue_id}?lang={lang}&notice=Saved+version+{version.version}",
+        f"/admin/issues/{version.issue_id}?lang={lang}&notice=saved-version",
         status_code=303,
     )
 
@@ -239,6 +239,6 @@ def test_send(
     with session_scope(web.db) as s:
         audit.record(s, actor(user, request), "issue.test_send", issue_id, to=message.envelope_to)
     return RedirectResponse(
-        f"/admin/issues/{issue_id}?lang={lang}&notice=Test+sent+to+{message.envelope_to}",
+        f"/admin/issues/{issue_id}?lang={lang}&notice=test-sent",
         status_code=303,
     )

@@ -44,7 +44,7 @@ def new_list(
             s, name.strip(), title=title.strip() or None, double_opt_in=bool(double_opt_in)
         )
         audit.record(s, actor(user, request), "list.create", ml.slug)
-    return RedirectResponse(f"/admin/lists/{ml.slug}?notice=List+created", status_code=303)
+    return RedirectResponse(f"/admin/lists/{ml.slug}?notice=list-created", status_code=303)
 
 
 @router.get("/lists/{slug}")
@@ -108,7 +108,7 @@ def add(
         )
         audit.record(s, actor(user, request), "subscriber.add", result.subscriber.email, list=list)
         email = result.subscriber.email
-    return RedirectResponse(f"/admin/subscribers/{quote(email)}?notice=Added", status_code=303)
+    return RedirectResponse(f"/admin/subscribers/{quote(email)}?notice=added", status_code=303)
 
 
 @router.get("/subscribers")
@@ -148,7 +148,7 @@ def unsubscribe(request: Request, email: str, user: Editor, list: Text = "") -> 
         members.unsubscribe(s, email, list or None)
         audit.record(s, actor(user, request), "subscriber.unsubscribe", email, list=list or "all")
     return RedirectResponse(
-        f"/admin/subscribers/{quote(email)}?notice=Unsubscribed", status_code=303
+        f"/admin/subscribers/{quote(email)}?notice=unsubscribed", status_code=303
     )
 
 
@@ -157,7 +157,7 @@ def suppress(request: Request, email: str, user: Editor, note: Text = "") -> Res
     with session_scope(web_state(request).db) as s:
         members.suppress(s, email, detail=note or f"suppressed by {user.email}")
         audit.record(s, actor(user, request), "subscriber.suppress", email)
-    return RedirectResponse(f"/admin/subscribers/{quote(email)}?notice=Suppressed", status_code=303)
+    return RedirectResponse(f"/admin/subscribers/{quote(email)}?notice=suppressed", status_code=303)
 
 
 @router.post("/subscribers/{email}/erase")
@@ -165,7 +165,7 @@ def erase(request: Request, email: str, user: Admin) -> Response:
     with session_scope(web_state(request).db) as s:
         found = members.erase(s, email)
         audit.record(s, actor(user, request), "subscriber.erase", "(erased)", found=found)
-    return RedirectResponse("/admin/subscribers?notice=Erased", status_code=303)
+    return RedirectResponse("/admin/subscribers?notice=erased", status_code=303)
 
 
 @router.get("/audit")

@@ -29,6 +29,29 @@ def _when(value: datetime | str | None, zone: str = "UTC") -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
+# What a redirect after a change may announce: the query string carries only the
+# code, never the text, so a link cannot put words of its author's choosing on
+# a console page (an unknown code shows nothing).
+NOTICES = {
+    "list-created": "List created.",
+    "added": "Subscriber added.",
+    "unsubscribed": "Unsubscribed.",
+    "suppressed": "Suppressed.",
+    "erased": "Subscriber erased.",
+    "paused": "Campaign paused.",
+    "resumed": "Campaign resumed.",
+    "cancelled": "Campaign cancelled.",
+    "stored": "Issue stored.",
+    "saved": "Saved.",
+    "saved-version": "Saved as a new version.",
+    "test-sent": "Test message sent, marked [TEST].",
+}
+
+
+def notice_text(code: str) -> str:
+    return NOTICES.get(code, "")
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -52,7 +75,7 @@ def page(
     code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    context.setdefault("notice", request.query_params.get("notice", "")[:200])
+    context.setdefault("notice", notice_text(request.query_params.get("notice", "")))
     html = (
         environment()
         .get_template(template)

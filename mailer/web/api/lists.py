@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from mailer.accounts import audit
@@ -17,6 +17,7 @@ from mailer.web.api.paging import Cursor, Limit, decode, page
 from mailer.web.api.problems import ApiProblem
 from mailer.web.staff import actor, list_csv, web_state
 from subscribers import members
+from subscribers.edit import edit_subscriber, subscriber_by_ref
 from subscribers.importer import import_csv
 from subscribers.lists import create_list, summarize_list
 from subscribers.models import MailingList
@@ -43,6 +44,18 @@ class NewSubscriber(BaseModel):
         default_factory=dict, max_length=50
     )
     confirmed: bool = False
+
+
+class SubscriberChanges(BaseModel):
+    """Only the fields given change (JSON merge patch): null clears a field,
+    and an attribute set to null is removed."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, max_length=35, description="e.g. en or zh-CN")
+    attributes: dict[str, Annotated[str | None, Field(max_length=1000)]] | None = Field(
+        default=None, max_length=50
+    )
 
 
 class Unsubscribe(BaseModel):
@@ -127,7 +140,7 @@ def find(
 ) -> Any:
     with session_scope(web_state(request).db) as s:
         found = search(s, q, list, status, limit + 1, decode(cursor))
-    items = [{"email": f.email, "name": f.name, "language": f.language} for f in found]
+    items = [{"id": f.id, "email": f.email, "name": f.name, "language": f.language} for f in found]
     return page(items, [f.id for f in found], limit)
 
 
@@ -155,6 +168,25 @@ def add(request: Request, body: NewSubscriber, user: Editor) -> Any:
 def show(request: Request, email: str, _user: Viewer) -> Any:
     with session_scope(web_state(request).db) as s:
         return members.describe(s, email)
+
+
+@router.patch(
+    "/subscribers/{ref}",
+    summary="Change a subscriber's name, language or attributes (by id or address)",
+)
+def edit(request: Request, ref: str, body: SubscriberChanges, user: Editor) -> Any:
+    given = body.model_fields_set
+    with session_scope(web_state(request).db) as s:
+        sub = edit_subscriber(
+            s,
+            subscriber_by_ref(s, ref),
+            name=(body.name or "") if "name" in given else None,
+            language=(body.language or "") if "language" in given else None,
+            attributes=body.attributes,
+        )
+        # Which fields changed, not their values: the log outlives an erasure.
+        audit.record(s, actor(user, request), "subscriber.edit", sub.email, fields=sorted(given))
+        return members.describe(s, sub.email)
 
 
 @router.post("/subscribers/{email}/unsubscribe", summary="Unsubscribe (one list, or all)")

@@ -100,9 +100,11 @@ def install(app: FastAPI) -> None:
         return problem(422, f"{where}: {first['msg']}", errors=errors)
 
     async def on_service(_request: Request, exc: Exception) -> JSONResponse:
+        # A bad value also names its field as a member, for programs.
+        extra: dict[str, Any] = {"field": exc.field} if isinstance(exc, InvalidInput) else {}
         for kind, status in STATUS:
             if isinstance(exc, kind):
-                return problem(status, str(exc))
+                return problem(status, str(exc), **extra)
         return problem(400, str(exc))
 
     async def on_bug(_request: Request, exc: Exception) -> JSONResponse:

@@ -1,31 +1,14 @@
 """The REST API with real tokens: roles, problem details, paging, idempotent scheduling."""
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from mailer.campaigns.models import Campaign
 from mailer.db import session_scope
-from mailer.message import OutgoingMessage
-from mailer.web.app import create_app
-from subscribers.lists import create_list
 from tests.mailer.helpers import EXAMPLE
-from tests.mailer.web.conftest import SETTINGS
-from tests.mailer.web.staff import Staff, bearer, make_staff
+from tests.mailer.web.staff import Staff, bearer
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def api(engine: Engine) -> Iterator[tuple[TestClient, Staff, list[OutgoingMessage]]]:
-    staff = make_staff(engine)
-    with session_scope(engine) as s:
-        create_list(s, "lmec-news", title="LMEC Newsletter", double_opt_in=False)
-    outbox: list[OutgoingMessage] = []
-    with TestClient(create_app(SETTINGS, engine, send=outbox.append)) as c:
-        yield c, staff, outbox
 
 
 def test_no_token_401_bad_token_401_wrong_role_403(api: tuple[TestClient, Staff, list]) -> None:
