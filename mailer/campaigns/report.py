@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from mailer.campaigns.models import BounceEvent, BounceKind, Campaign, Delivery, DeliveryStatus
+from mailer.campaigns.preflight import forced_override
 from mailer.campaigns.service import get_campaign
 from subscribers.models import MailingList, Subscriber, utcnow
 
@@ -31,6 +32,8 @@ class Report:
     bounces: dict[str, int] = field(default_factory=dict)  # hard, soft, complaint
     blocked: int = 0  # failed deliveries the relay refused by policy (5.7.x): never suppressed
     pause_reason: str | None = None
+    # What a --force overrode of `mailer doctor`, when and by whom; None if never forced.
+    forced_errors: dict[str, Any] | None = None
 
     @property
     def recipients(self) -> int:
@@ -64,6 +67,7 @@ class Report:
             "in_doubt_recipients": self.in_doubt_recipients,
             "bounces": self.bounces,
             "pause_reason": self.pause_reason,
+            "forced_errors": self.forced_errors,
         }
 
     @property
@@ -134,6 +138,7 @@ def report(session: Session, campaign_id: int, now: datetime | None = None) -> R
         )
         or 0,
         pause_reason=c.pause_reason,
+        forced_errors=forced_override(c),
     )
 
 
