@@ -44,6 +44,7 @@ def zone(keys: Keys, *, rsa_p: str | None = None, dmarc: bool = True) -> str:
         "example.org. 300 IN MX 10 mail.example.org.",
         "mail.example.org. 300 IN A 192.0.2.25",
         'other-esp.net. 300 IN TXT "v=spf1 include:_spf.other-esp.net ~all"',
+        '_spf.other-esp.net. 300 IN TXT "v=spf1 ip4:198.51.100.0/24 ~all"',
         "other-esp.net. 300 IN MX 10 mx.other-esp.net.",
     ]
     if dmarc:
