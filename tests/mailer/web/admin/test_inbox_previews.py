@@ -16,7 +16,13 @@ from fastapi.testclient import TestClient
 from tests.browser import browser
 from tests.mailer.helpers import EXAMPLE
 from tests.mailer.web.admin.conftest import csrf_of
-from tests.mailer.web.admin.test_console_browser import live, log_in, shot
+from tests.mailer.web.admin.test_console_browser import (
+    axe_source,
+    check_accessibility,
+    live,
+    log_in,
+    shot,
+)
 from tests.mailer.web.staff import Staff
 from tests.smtp_server import SmtpServer
 
@@ -44,6 +50,7 @@ def test_the_editor_renders_and_sees_inbox_previews(live: tuple[str, Any, SmtpSe
             ".map(i => [i.getAttribute('src').split('/').pop(), i.naturalWidth, i.naturalHeight])"
         )
         shot(page, "12-inbox-previews")
+        check_accessibility(page, axe_source(), "inbox-previews")
     assert [(name, width) for name, width, _ in sizes] == [
         ("desktop.png", 600),
         ("phone.png", 375),
