@@ -42,14 +42,20 @@ def resume_checked(
     force: bool = False,
     by: str = "cli",
     now: datetime | None = None,
+    foreground: bool = False,
 ) -> Campaign:
     """``resume`` behind the doctor's gate; raises DoctorRefused on an error finding.
 
-    A base_url on loopback (a local test set-up) is never refused (the gate's rule).
+    ``foreground``: the caller itself starts the campaign when it is due
+    (`resume --wait`), not the scheduler, so it is checked now even if it
+    waits. A base_url on loopback (a local test set-up) is never refused.
     """
     c = get_campaign(session, campaign_id)
     now = now or utcnow()
-    if _sends_now(c, now) and (force or c.forced_errors is None):
+    checked = _sends_now(c, now) or (
+        foreground and c.status in (CampaignStatus.PAUSED, CampaignStatus.MISSED)
+    )
+    if checked and (force or c.forced_errors is None):
         from mailer.doctor.run import gate  # dnspython: loaded only when it is needed
 
         report, refusal = gate(settings, force)

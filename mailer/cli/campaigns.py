@@ -170,7 +170,7 @@ def resume(ctx: click.Context, campaign_id: int, wait: bool, force: bool, as_jso
     a = app(ctx)
     with a.session() as s:
         try:
-            c = resume_checked(s, a.settings, campaign_id, force=force)
+            c = resume_checked(s, a.settings, campaign_id, force=force, foreground=wait)
         except DoctorRefused as exc:
             raise click.ClickException(
                 f"{exc}\nRun `mailer doctor` for the fixes, or add --force to resume anyway "

@@ -201,3 +201,27 @@ def test_console_campaign_page_shows_a_forced_send(engine: Engine) -> None:
     assert "dmarc: no DMARC record for example.org" in page
     with session_scope(engine) as s:
         assert s.scalar(select(Campaign.forced_by).where(Campaign.id == cid)) == "cli"
+
+
+def test_a_resume_that_waits_for_a_later_start(
+    keys: Keys, relay: SmtpServer, engine: Engine, db_url: str
+) -> None:
+    """Paused before a start still to come: the scheduler's start will check it, so a plain
+    resume goes through; `--wait` starts it itself, so it is checked now."""
+    populate(engine, 1)
+    with session_scope(engine) as s:
+        c = create_campaign(s, load_issue_set(EXAMPLE), "lmec-news", utcnow() + timedelta(hours=1))
+        c.status = CampaignStatus.PAUSED
+        cid = c.id
+    runner = CliRunner()
+    with LocalDns(zone(keys, dmarc=False)) as dns:
+        env = env_of(good_settings(keys, relay, dns)) | {"MAILER_DATABASE_URL": db_url}
+        waited = runner.invoke(cli, ["campaigns", "resume", str(cid), "--wait"], env=env)
+        assert waited.exit_code == 1 and "dmarc: no DMARC record" in waited.output
+        with session_scope(engine) as s:
+            assert get_campaign(s, cid).status == "paused"
+        plain = runner.invoke(cli, ["campaigns", "resume", str(cid)], env=env)
+        assert plain.exit_code == 0, plain.output
+        assert "scheduled for" in plain.output
+    with session_scope(engine) as s:
+        assert get_campaign(s, cid).status == "scheduled"
