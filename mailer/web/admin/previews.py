@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -42,6 +43,7 @@ from mailer.web.staff import actor, web_state
 router = APIRouter()
 NAMES = tuple(v.name for v in VIEWS)  # desktop (600 px), phone (375 px), dark
 KEY = re.compile(r"[0-9a-f]{32}")
+KEEP = 10  # sets of images kept per issue
 Short = Annotated[str, Form(max_length=40)]
 
 
@@ -103,9 +105,20 @@ def make(request: Request, issue_id: Id, user: Editor, lang: Short = "", v: Shor
         audit.record(
             s, actor(user, request), "issue.inbox_previews", issue_id, version=number, lang=language
         )
-    return RedirectResponse(
-        f"/admin/issues/{issue_id}/inbox-previews?lang={language}&v={number}", status_code=303
+    _prune(parent)
+    query = urlencode({"lang": language, "v": number})
+    return RedirectResponse(f"/admin/issues/{issue_id}/inbox-previews?{query}", status_code=303)
+
+
+def _prune(parent: Path) -> None:
+    """Keep an issue's KEEP newest sets: full-page screenshots run to megabytes."""
+    sets = sorted(
+        (p for p in parent.iterdir() if KEY.fullmatch(p.name) and p.is_dir()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
     )
+    for old in sets[KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @router.get("/issues/{issue_id}/inbox-previews")

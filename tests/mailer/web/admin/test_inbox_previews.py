@@ -6,9 +6,11 @@ the images must load from 'self'.
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -110,3 +112,15 @@ def test_only_editors_fetch_the_images_and_unknown_ids_are_404(
     c.cookies.clear()
     anonymous = c.get(urls[0], follow_redirects=False)
     assert anonymous.status_code == 303 and "/admin/login" in anonymous.headers["location"]
+
+
+def test_only_the_newest_sets_are_kept(tmp_path: Path) -> None:
+    from mailer.web.admin.previews import KEEP, _prune
+
+    names = [f"{i:032x}" for i in range(KEEP + 2)]
+    for i, name in enumerate(names):
+        (tmp_path / name).mkdir()
+        os.utime(tmp_path / name, (1_000_000 + i, 1_000_000 + i))
+    (tmp_path / ".work-x").mkdir()  # a render under way is not a set
+    _prune(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".work-x", *names[2:]])
