@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import re
 import struct
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.browser import browser
@@ -30,6 +32,12 @@ from tests.smtp_server import SmtpServer
 
 __all__ = ["live"]  # the live console fixture, shared with the editor's journey
 IMAGE = re.compile(r'src="(/admin/issues/1/inbox-previews/[0-9a-f]{32}/(desktop|phone|dark)\.png)"')
+
+
+@pytest.fixture(autouse=True)
+def own_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache goes to this test's folder, not the machine's temp folder."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 def test_the_editor_renders_and_sees_inbox_previews(live: tuple[str, Any, SmtpServer]) -> None:
@@ -112,6 +120,7 @@ def test_only_editors_fetch_the_images_and_unknown_ids_are_404(
     c.cookies.clear()
     anonymous = c.get(urls[0], follow_redirects=False)
     assert anonymous.status_code == 303 and "/admin/login" in anonymous.headers["location"]
+    assert (Path(tempfile.gettempdir()) / f"mailer-previews-{os.getuid()}" / "1").is_dir()
 
 
 def test_only_the_newest_sets_are_kept(tmp_path: Path) -> None:
