@@ -69,6 +69,9 @@ class Campaign(Base):
     # Sent with --force past `mailer doctor`: the errors it overrode ("" when
     # there were none then). NULL: not forced, so a start re-checks and refuses.
     forced_errors: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When the last --force was given, and by whom ("cli" or a staff email).
+    forced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    forced_by: Mapped[str | None] = mapped_column(String(254), nullable=True)
     # Why the campaign paused itself (a refusing relay, the circuit breaker);
     # cleared by resume. None when staff paused it.
     pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

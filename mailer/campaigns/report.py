@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from mailer.campaigns.models import BounceEvent, BounceKind, Campaign, Delivery, DeliveryStatus
+from mailer.campaigns.preflight import forced_override
 from mailer.campaigns.recipients import unsubscribed_since
 from mailer.campaigns.service import get_campaign
 from subscribers.models import MailingList, Subscriber, utcnow
@@ -33,6 +34,8 @@ class Report:
     blocked: int = 0  # failed deliveries the relay refused by policy (5.7.x): never suppressed
     unsubscribed: int = 0  # recipients who left the list since the campaign started
     pause_reason: str | None = None
+    # What a --force overrode of `mailer doctor`, when and by whom; None if never forced.
+    forced_errors: dict[str, Any] | None = None
 
     @property
     def recipients(self) -> int:
@@ -67,6 +70,7 @@ class Report:
             "bounces": self.bounces,
             "unsubscribed_since": self.unsubscribed,
             "pause_reason": self.pause_reason,
+            "forced_errors": self.forced_errors,
         }
 
     @property
@@ -138,6 +142,7 @@ def report(session: Session, campaign_id: int, now: datetime | None = None) -> R
         or 0,
         unsubscribed=len(unsubscribed_since(session, c.id)),
         pause_reason=c.pause_reason,
+        forced_errors=forced_override(c),
     )
 
 

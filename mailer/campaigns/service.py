@@ -48,10 +48,12 @@ def create_campaign(
     *,
     force: bool = False,
     forced_errors: str | None = None,
+    forced_by: str = "cli",
 ) -> Campaign:
     """Record a campaign; the ledger is written when it starts.
 
-    ``forced_errors``: sent with --force past `mailer doctor`, the errors overridden.
+    ``forced_errors``: sent with --force past `mailer doctor`, the errors
+    overridden; ``forced_by`` who gave the --force.
     """
     ml = get_list(session, list_slug)
     if not force:
@@ -76,6 +78,8 @@ def create_campaign(
         status=CampaignStatus.SCHEDULED,
         scheduled_at=scheduled_at,
         forced_errors=forced_errors,
+        forced_at=utcnow() if forced_errors is not None else None,
+        forced_by=forced_by if forced_errors is not None else None,
     )
     session.add(campaign)
     session.flush()

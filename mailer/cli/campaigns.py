@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 
 import click
 
 from mailer.campaigns import service as campaigns
 from mailer.campaigns.models import Campaign, CampaignStatus
+from mailer.campaigns.preflight import DoctorRefused, resume_checked
 from mailer.campaigns.report import failures as report_failures
 from mailer.campaigns.report import list_campaigns, report
 from mailer.cli.context import app, print_json
@@ -82,9 +84,17 @@ def status(ctx: click.Context, campaign_id: int, as_json: bool) -> None:
     Example:
       mailer campaigns status 3
     """
+    zone = app(ctx).settings.timezone
     with app(ctx).session() as s:
         r = report(s, campaign_id)
-    print_report(r, as_json, full=True, zone=app(ctx).settings.timezone)
+    print_report(r, as_json, full=True, zone=zone)
+    forced = r.forced_errors
+    if forced is not None and not as_json:
+        when = local_time(datetime.fromisoformat(forced["at"]), zone) if forced["at"] else "?"
+        click.echo(
+            f"  sent with --force past `mailer doctor` ({when}, by {forced['by'] or '?'}): "
+            + (forced["errors"] or "no error then")
+        )
 
 
 @group.command("failures")
@@ -140,10 +150,18 @@ def pause(ctx: click.Context, campaign_id: int, as_json: bool) -> None:
 @group.command("resume")
 @click.argument("campaign_id", type=int)
 @click.option("--wait", is_flag=True, help="Deliver in the foreground until done.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Resume even if `mailer doctor` finds an error (recorded on the campaign).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the state (with --wait: the report).")
 @click.pass_context
-def resume(ctx: click.Context, campaign_id: int, wait: bool, as_json: bool) -> None:
+def resume(ctx: click.Context, campaign_id: int, wait: bool, force: bool, as_json: bool) -> None:
     """Continue a paused or missed campaign (only those not yet sent get it).
+
+    Like `send`, it runs `mailer doctor` first and refuses on an error
+    unless --force (a campaign already sent with --force is not checked again).
 
     \b
     Example:
@@ -151,7 +169,15 @@ def resume(ctx: click.Context, campaign_id: int, wait: bool, as_json: bool) -> N
     """
     a = app(ctx)
     with a.session() as s:
-        c = campaigns.resume(s, campaign_id)
+        try:
+            c = resume_checked(s, a.settings, campaign_id, force=force, foreground=wait)
+        except DoctorRefused as exc:
+            raise click.ClickException(
+                f"{exc}\nRun `mailer doctor` for the fixes, or add --force to resume anyway "
+                "(recorded on the campaign)."
+            ) from None
+        if force and c.forced_errors:
+            click.echo(f"warning: resumed despite {c.forced_errors} (--force)", err=True)
         state, scheduled_at = c.status, c.scheduled_at
     if not wait:
         if as_json:

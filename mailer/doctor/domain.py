@@ -1,4 +1,4 @@
-"""The sending domain's DNS: DKIM keys, SPF, DMARC, the bounce MX, and their alignment."""
+"""The sending domain's DNS: DKIM keys, DMARC, the bounce MX (SPF: spf_check)."""
 
 from __future__ import annotations
 
@@ -59,49 +59,6 @@ def _dkim_key(dns: Dns, selector: str, domain: str, path: str) -> Finding:
         f"the key published at {name} does not match {path}: every signature would fail",
         "replace it: " + txt_record(name, f"v=DKIM1; k={kind}; p={ours}"),
     )
-
-
-def check_spf(settings: Settings, dns: Dns) -> list[Finding]:
-    domain = return_path_domain(settings)
-    sender = from_domain(settings)
-    out: list[Finding] = []
-    records = [r for r in dns.txt(domain) if r.lower().startswith("v=spf1")]
-    if len(records) == 1:
-        out.append(Finding("spf", Level.OK, f"SPF for {domain}: {records[0]}"))
-    elif not records:
-        out.append(
-            Finding(
-                "spf",
-                Level.ERROR,
-                f"no SPF record for the return-path domain {domain}",
-                "publish (add ip4:<relay address> if the relay is not your MX): "
-                + txt_record(domain, "v=spf1 mx a ~all"),
-            )
-        )
-    else:
-        out.append(
-            Finding(
-                "spf",
-                Level.ERROR,
-                f"{len(records)} SPF records for {domain}: receivers treat that as an error",
-                "merge them into one v=spf1 record",
-            )
-        )
-    if aligned(domain, sender):
-        out.append(
-            Finding("return_path.aligned", Level.OK, f"return path @{domain} aligns with From")
-        )
-    else:
-        out.append(
-            Finding(
-                "return_path.aligned",
-                Level.ERROR,
-                f"the return path @{domain} does not align with the From domain {sender}, "
-                "so SPF cannot pass DMARC",
-                f'set bounce_address = "bounces@{sender}" (and its MX and SPF)',
-            )
-        )
-    return out
 
 
 def check_dmarc(settings: Settings, dns: Dns) -> list[Finding]:

@@ -20,6 +20,9 @@ class Finding:
     message: str  # what is right or wrong, in one sentence
     fix: str = ""  # the one line to publish or set; empty when nothing is to do
 
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self) | {"level": self.level.value}
+
     def __str__(self) -> str:
         text = f"{self.level.value}: {self.message}"
         return f"{text}\n    fix: {self.fix}" if self.fix else text
@@ -67,5 +70,5 @@ class Report:
             "local_setup": self.local,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
-            "findings": [asdict(f) | {"level": f.level.value} for f in self.findings],
+            "findings": [f.as_dict() for f in self.findings],
         }

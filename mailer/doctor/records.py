@@ -61,6 +61,14 @@ class Dns:
             out.append(b"".join(parts).decode("utf-8", "replace"))
         return out
 
+    def addresses(self, name: str) -> list[str]:
+        """A and AAAA records of ``name``."""
+        return [
+            str(getattr(r, "address", ""))
+            for kind in ("A", "AAAA")
+            for r in self._query(name, kind)
+        ]
+
     def mx(self, name: str) -> list[str]:
         return [str(getattr(r, "exchange", "")).rstrip(".") for r in self._query(name, "MX")]
 

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from mailer.doctor.config import check_settings, is_loopback
-from mailer.doctor.domain import check_bounce_mx, check_dkim, check_dmarc, check_spf
+from mailer.doctor.domain import check_bounce_mx, check_dkim, check_dmarc
 from mailer.doctor.findings import Finding, Level, Report
 from mailer.doctor.records import Dns, LookupFailed
 from mailer.doctor.relay import check_relay
+from mailer.doctor.spf_check import check_spf
 from mailer.settings import Settings
 
 

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from mailer.errors import MailerError
 from mailer.resources import templates_dir
-from mailer.web.admin import auth, campaigns, issues, lists, sending
+from mailer.web.admin import auth, campaigns, issues, lists, previews, sending
 from mailer.web.admin.render import page
 from mailer.web.admin.session import CsrfFailed, Forbidden, LoginRequired, check_csrf, optional_user
 from mailer.web.api.problems import STATUS
@@ -49,7 +49,7 @@ def install(app: FastAPI) -> None:
     console.state.staff = app.state.staff
     static = templates_dir() / "admin" / "static"
     console.mount("/static", StaticFiles(directory=str(static)), name="static")
-    for module in (auth, issues, sending, campaigns, lists):
+    for module in (auth, issues, previews, sending, campaigns, lists):
         console.include_router(module.router, dependencies=[Depends(check_csrf)])
 
     async def login_required(request: Request, _exc: Exception) -> Response:

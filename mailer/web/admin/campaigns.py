@@ -10,11 +10,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from mailer.accounts import audit
+from mailer.accounts.models import User
 from mailer.campaigns import service as campaigns
 from mailer.campaigns.models import CampaignStatus
+from mailer.campaigns.preflight import DoctorRefused, resume_checked
 from mailer.campaigns.recipients import FILTERS, recipients, sent_per_minute
 from mailer.campaigns.report import Report, list_campaigns, report
 from mailer.db import session_scope
+from mailer.doctor.findings import Finding
 from mailer.web.admin.render import fragment, page
 from mailer.web.admin.session import Editor, Viewer
 from mailer.web.api.paging import After, Id
@@ -54,9 +57,22 @@ def campaigns_page(request: Request, user: Viewer) -> Response:
 
 @router.get("/campaigns/{campaign_id}")
 def watch(request: Request, campaign_id: Id, user: Viewer) -> Response:
+    return _campaign_page(request, campaign_id, user, [])
+
+
+def _campaign_page(
+    request: Request, campaign_id: int, user: User, refused: list[Finding]
+) -> Response:
     live = _live(request, campaign_id)
     return page(
-        request, "campaign.html", user, f"Campaign {campaign_id}: {live['r'].subject}", **live
+        request,
+        "campaign.html",
+        user,
+        f"Campaign {campaign_id}: {live['r'].subject}",
+        code=409 if refused else 200,
+        forced=live["r"].forced_errors,
+        refused=refused,
+        **live,
     )
 
 
@@ -72,9 +88,16 @@ def act(request: Request, campaign_id: Id, action: str, user: Editor) -> Respons
     )
     if do is None:
         return Response(status_code=404)
-    with session_scope(web_state(request).db) as s:
-        do(s, campaign_id)
-        audit.record(s, actor(user, request), f"campaign.{action}", campaign_id)
+    web = web_state(request)
+    try:
+        with session_scope(web.db) as s:
+            if action == "resume":  # through `mailer doctor`, as the scheduled start is
+                resume_checked(s, web.settings, campaign_id, by=user.email)
+            else:
+                do(s, campaign_id)
+            audit.record(s, actor(user, request), f"campaign.{action}", campaign_id)
+    except DoctorRefused as exc:
+        return _campaign_page(request, campaign_id, user, exc.findings)
     done = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
     return RedirectResponse(f"/admin/campaigns/{campaign_id}?notice={done}", status_code=303)
 

@@ -25,6 +25,7 @@ from mailer.accounts import audit
 from mailer.accounts.models import IdempotencyKey, User
 from mailer.campaigns import service as campaigns
 from mailer.campaigns.models import Campaign
+from mailer.campaigns.preflight import DoctorRefused, resume_checked
 from mailer.campaigns.recipients import FILTERS, recipients
 from mailer.campaigns.report import report
 from mailer.db import session_scope
@@ -168,8 +169,17 @@ def campaign_report(
 
 def _act(request: Request, user: User, campaign_id: Id, action: str) -> Any:
     do = {"pause": campaigns.pause, "resume": campaigns.resume, "cancel": campaigns.cancel}[action]
-    with session_scope(web_state(request).db) as s:
-        do(s, campaign_id)
+    web = web_state(request)
+    with session_scope(web.db) as s:
+        if action == "resume":  # through `mailer doctor`, as the scheduled start is
+            try:
+                resume_checked(s, web.settings, campaign_id, by=user.email)
+            except DoctorRefused as exc:
+                raise ApiProblem(
+                    409, str(exc), findings=[f.as_dict() for f in exc.findings]
+                ) from None
+        else:
+            do(s, campaign_id)
         audit.record(s, actor(user, request), f"campaign.{action}", campaign_id)
         return _status(s, campaign_id)
 
@@ -179,7 +189,13 @@ def pause(request: Request, campaign_id: Id, user: Editor) -> Any:
     return _act(request, user, campaign_id, "pause")
 
 
-@router.post("/campaigns/{campaign_id}/resume", summary="Resume a paused or missed campaign")
+@router.post(
+    "/campaigns/{campaign_id}/resume",
+    summary="Resume a paused or missed campaign",
+    description="Runs `mailer doctor` first, as a campaign's start does: on an error finding "
+    "the answer is a 409 problem whose `findings` list each error (check, level, message, "
+    "fix) and nothing changes.",
+)
 def resume(request: Request, campaign_id: Id, user: Editor) -> Any:
     return _act(request, user, campaign_id, "resume")
 
