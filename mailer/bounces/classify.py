@@ -19,8 +19,6 @@ import re
 from dataclasses import dataclass, field
 from email.message import Message
 
-from flufl.bounce import all_failures
-
 from mailer.bounces import dsn, verify
 from mailer.bounces.verp import KeyLookup
 from mailer.grading import Grade, enhanced_code, grade_enhanced, grade_status
@@ -122,6 +120,10 @@ def _report_text(msg: Message) -> str:
 
 
 def _from_flufl(msg: Message) -> Finding | None:
+    # Imported here: flufl.bounce's detectors take a quarter second to import,
+    # paid by every delivery process, which only needs this module's types.
+    from flufl.bounce import all_failures
+
     temporary, permanent = all_failures(msg)
     if not (permanent or temporary):
         return None

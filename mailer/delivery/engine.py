@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email.utils import parseaddr
 
@@ -202,23 +202,20 @@ class DeliveryEngine:
         pending: list[Outcome] = []  # outcomes not yet committed
         done: set[int] = set()
         failure: SessionFailure | None = None
+        # One message ahead: its envelope rides with this message's data (announce).
+        ahead = self._sendable(run, batch, pending, done)
+        nxt = next(ahead, None)
         try:
-            for row in batch:
-                if run.stopped():
-                    break
-                ready = self._prepare(run, row)
-                if isinstance(ready, Outcome):  # skipped, or could not be built
-                    pending.append(ready)
-                    done.add(row.id)
-                    self._note(run, ready)
-                    continue
+            while nxt is not None and not run.stopped():
+                row, ready = nxt
                 self.limiter.acquire()
                 if not rec.advance(run.campaign_id, pending, row.id, utcnow()):
-                    pending = []
+                    pending.clear()
                     break  # paused or cancelled meanwhile
-                pending = []
+                pending.clear()
+                nxt = next(ahead, None)
                 try:
-                    outcome = self._send(run.campaign_id, row, ready, link)
+                    outcome = self._send(run.campaign_id, row, ready, link, nxt)
                 except SessionFailure as exc:
                     self.store.unsend(row, utcnow())
                     failure = exc
@@ -231,6 +228,21 @@ class DeliveryEngine:
             rec.advance(run.campaign_id, pending, None, now)
             self.store.release([r.id for r in batch if r.id not in done], now)
         return failure
+
+    def _sendable(
+        self, run: Run, batch: list[Claimed], pending: list[Outcome], done: set[int]
+    ) -> Iterator[tuple[Claimed, OutgoingMessage]]:
+        """The batch's messages, built one at a time; rows with none become outcomes."""
+        for row in batch:
+            if run.stopped():
+                return
+            ready = self._prepare(run, row)
+            if isinstance(ready, Outcome):  # skipped, or could not be built
+                pending.append(ready)
+                done.add(row.id)
+                self._note(run, ready)
+                continue
+            yield row, ready
 
     def _note(self, run: Run, outcome: Outcome) -> None:
         reason = run.breaker.note(outcome)
@@ -263,12 +275,20 @@ class DeliveryEngine:
             return error_outcome(row.id, exc)
 
     def _send(
-        self, campaign_id: int, row: Claimed, message: OutgoingMessage, link: Link
+        self,
+        campaign_id: int,
+        row: Claimed,
+        message: OutgoingMessage,
+        link: Link,
+        nxt: tuple[Claimed, OutgoingMessage] | None = None,
     ) -> Outcome:
         assert row.subscriber_id is not None and row.email is not None
         attempt = row.attempts + 1
         try:
-            result = link.get().send(
+            transport = link.get()
+            if nxt is not None:
+                self._announce(campaign_id, transport, *nxt)
+            result = transport.send(
                 self._return_path(campaign_id, row.subscriber_id, row.link_key),
                 message.envelope_to,
                 message.data,
@@ -299,6 +319,19 @@ class DeliveryEngine:
             message.message_id,
             sent_at=utcnow(),
         )
+
+    def _announce(
+        self, campaign_id: int, transport: Transport, row: Claimed, message: OutgoingMessage
+    ) -> None:
+        """Tell an SMTP transport the next envelope, to pipeline it with this message's data."""
+        announce = getattr(transport, "announce", None)
+        if announce is None or row.subscriber_id is None:
+            return
+        try:
+            return_path = self._return_path(campaign_id, row.subscriber_id, row.link_key)
+            announce(return_path, message.envelope_to, message.smtputf8)
+        except Exception:  # only a saving: that message's own send will say what is wrong
+            log.debug("announcing delivery %d failed", row.id, exc_info=True)
 
 
 def envelope_sender(settings: Settings) -> str:

@@ -15,7 +15,6 @@ simply claimed again.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -43,14 +42,13 @@ from mailer.campaigns.models import (
     DeliveryStatus,
 )
 from mailer.campaigns.service import pending_rows
-from mailer.db import session_scope
+from mailer.db import session_scope, sqlite_path
 from mailer.delivery.group import GroupCommit
 from mailer.delivery.outcomes import Outcome
 from mailer.delivery.owners import owner_is_dead_here
 from mailer.delivery.recording import write_outcomes
+from mailer.delivery.writelock import write_turn
 from subscribers.models import Subscriber, Subscription, Suppression
-
-_SQLITE_WRITES = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -83,29 +81,33 @@ class DeliveryStore:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self.policy = policy or Policy()
-        # Mark a row as on the wire (once the campaign is known to be sending).
+        self._turn = None if self.postgres else write_turn(sqlite_path(engine))
+        # Mark rows as on the wire, unless the campaign stopped sending.
         self.mark = (
             update(Delivery)
-            .where(Delivery.id == bindparam("next_id"))
+            .where(
+                Delivery.id.in_(bindparam("ids", expanding=True)),
+                exists().where(
+                    Campaign.id == bindparam("cid"), Campaign.status == CampaignStatus.SENDING
+                ),
+            )
             .values(
                 status=DeliveryStatus.SENDING,
                 attempts=Delivery.attempts + 1,
                 updated_at=bindparam("now", type_=Delivery.updated_at.type),
             )
         )
-        self.is_sending = select(Campaign.id).where(
-            Campaign.id == bindparam("cid"), Campaign.status == CampaignStatus.SENDING
-        )
         self._group: GroupCommit[_Advance, bool] = GroupCommit(self._advance_all)
 
     def _writing(self) -> AbstractContextManager[object]:
-        """On SQLite, this process's writers queue on a lock of ours.
+        """On SQLite, the delivery writers of every thread and process take turns.
 
         SQLite lets one writer in at a time and makes the others sleep and
         poll (busy_timeout); with a commit per message, four threads polling
-        sent a third as many messages as four threads taking turns.
+        sent a third as many messages as four threads taking turns, and two
+        processes polling each other fewer than one (writelock.py).
         """
-        return nullcontext() if self.postgres else _SQLITE_WRITES
+        return nullcontext() if self._turn is None else self._turn()
 
     def campaign_status(self, campaign_id: int) -> str | None:
         with self.engine.connect() as conn:
@@ -290,15 +292,11 @@ class DeliveryStore:
             write_outcomes(conn, [(i.campaign_id, i.outcomes, i.now) for i in items], self.policy)
             sending: dict[int, bool] = {}
             for cid in {i.campaign_id for i in items if i.next_id is not None}:
-                # The outcomes above took the write lock: this answer holds until commit.
-                sending[cid] = conn.scalar(self.is_sending, {"cid": cid}) is not None
-            marks = [
-                {"next_id": i.next_id, "now": i.now}
-                for i in items
-                if i.next_id is not None and sending[i.campaign_id]
-            ]
-            if marks:
-                conn.execute(self.mark, marks)
+                ids = [i.next_id for i in items if i.campaign_id == cid and i.next_id is not None]
+                now = max(i.now for i in items if i.campaign_id == cid)
+                # One statement marks them all, or none once the campaign stopped sending.
+                marked = conn.execute(self.mark, {"ids": ids, "cid": cid, "now": now})
+                sending[cid] = bool(marked.rowcount)
         return [i.next_id is None or sending[i.campaign_id] for i in items]
 
     def recorded(self, campaign_id: int, outcomes: Sequence[Outcome]) -> None:

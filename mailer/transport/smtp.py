@@ -40,6 +40,29 @@ class SmtpConfig:
     max_messages: int = 100  # then QUIT and reconnect: servers limit messages per session
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """Wire addresses (see address.py) and whether the transaction needs SMTPUTF8."""
+
+    sender: str
+    recipient: str
+    smtputf8: bool = False
+
+
+def envelope_commands(e: Envelope) -> bytes:
+    extra = " SMTPUTF8 BODY=8BITMIME" if e.smtputf8 else ""
+    commands = f"MAIL FROM:<{e.sender}>{extra}\r\nRCPT TO:<{e.recipient}>\r\nDATA\r\n"
+    return commands.encode("utf-8" if e.smtputf8 else "ascii")
+
+
+def _envelope(envelope_from: str, recipient: str, smtputf8: bool) -> Envelope | None:
+    """The envelope as it goes on the wire; None if an address holds a line break."""
+    sender, rcpt = wire_address(envelope_from), wire_address(recipient)
+    if any(c in a.address for a in (sender, rcpt) for c in "\r\n"):
+        return None
+    return Envelope(sender.address, rcpt.address, smtputf8 or sender.smtputf8 or rcpt.smtputf8)
+
+
 def dot_stuff(data: bytes) -> bytes:
     """RFC 5321 4.5.2 transparency, for data with CRLF line ends."""
     if data.startswith(b"."):
@@ -100,6 +123,22 @@ class SmtpConnection:
         self._smtp: smtplib.SMTP | None = None
         self.sent = 0
         self._in_data = False  # the message text went out: a lost reply leaves it in doubt
+        # The next message's envelope, announced by the engine: it rides in the
+        # same write as this message's data (one round trip a message, not two).
+        self._announced: Envelope | None = None
+        # Its three replies, read with this message's; the next send uses them.
+        self._early: tuple[Envelope, list[tuple[int, bytes]]] | None = None
+
+    def announce(self, envelope_from: str, recipient: str, smtputf8: bool = False) -> None:
+        """The next ``send`` will be to this envelope: pipeline it after the current data.
+
+        Only the envelope goes early: nothing of the next message's text goes
+        out before its own ``send``, so the rule that an outcome is recorded
+        before the next message goes out still holds. An envelope that could
+        not go in one write anyway (a line break, SMTPUTF8 not offered) is
+        left to its own ``send`` to refuse.
+        """
+        self._announced = _envelope(envelope_from, recipient, smtputf8)
 
     def _open(self) -> smtplib.SMTP:
         """Connect, say EHLO, TLS and AUTH as configured; every failure is the session's."""
@@ -170,8 +209,8 @@ class SmtpConnection:
     def send(
         self, envelope_from: str, recipient: str, data: bytes, smtputf8: bool = False
     ) -> SendResult:
-        sender, rcpt = wire_address(envelope_from), wire_address(recipient)
-        if any(c in a.address for a in (sender, rcpt) for c in "\r\n"):
+        envelope = _envelope(envelope_from, recipient, smtputf8)
+        if envelope is None:
             # It would end the command early and smuggle in one of its own.
             raise PermanentFailure(553, "the address contains a line break", from_server=False)
         if self._smtp is not None and self.sent >= self.config.max_messages:
@@ -180,8 +219,13 @@ class SmtpConnection:
             self._smtp = self._open()
             self.sent = 0
         smtp = self._smtp
-        smtputf8 = smtputf8 or sender.smtputf8 or rcpt.smtputf8
+        smtputf8 = envelope.smtputf8
         self._in_data = False
+        early = self._claim_early(envelope)
+        nxt, self._announced = self._announced, None  # good for this send only
+        if self._smtp is None:  # the early envelope could not be undone: a new session
+            self._smtp = smtp = self._open()
+            self.sent = 0
         try:
             options: list[str] = []
             if smtputf8:
@@ -192,8 +236,12 @@ class SmtpConnection:
                         from_server=False,
                     )
                 options = ["SMTPUTF8", "BODY=8BITMIME"]
-            steps = self._pipelined if smtp.has_extn("pipelining") else self._stepwise
-            code, reply = steps(smtp, sender.address, rcpt.address, options, data)
+            if smtp.has_extn("pipelining"):
+                code, reply = self._pipelined(smtp, envelope, data, early, nxt)
+            else:
+                code, reply = self._stepwise(
+                    smtp, envelope.sender, envelope.recipient, options, data
+                )
         except smtplib.SMTPResponseException as exc:
             self._drop()
             raise _failure(exc.smtp_code, exc.smtp_error) from None
@@ -232,19 +280,26 @@ class SmtpConnection:
         return code, reply
 
     def _pipelined(
-        self, smtp: smtplib.SMTP, sender: str, rcpt: str, options: list[str], data: bytes
+        self,
+        smtp: smtplib.SMTP,
+        envelope: Envelope,
+        data: bytes,
+        early: list[tuple[int, bytes]] | None = None,
+        nxt: Envelope | None = None,
     ) -> tuple[int, bytes]:
         """RFC 2920: MAIL, RCPT and DATA in one write, then their three replies in order.
 
         Each reply is graded as if the commands had gone one by one: a refused
         MAIL is the session's (the RCPT and DATA replies that follow it only
         echo it), a refused RCPT is the recipient's, and DATA can still be
-        refused on its own.
+        refused on its own. ``early``: the replies to this envelope, already
+        read with the previous message's; ``nxt``: the envelope to send after
+        this data, in the same write (see ``announce``).
         """
-        extra = "".join(f" {o}" for o in options)
-        commands = f"MAIL FROM:<{sender}>{extra}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n"
-        smtp.send(commands.encode("utf-8" if options else "ascii"))
-        mail, to, go = smtp.getreply(), smtp.getreply(), smtp.getreply()
+        if early is None:
+            smtp.send(envelope_commands(envelope))
+            early = [smtp.getreply(), smtp.getreply(), smtp.getreply()]
+        mail, to, go = early
         if mail[0] != 250:
             self._abandon(go[0])
             if mail[0] == 421:
@@ -257,11 +312,41 @@ class SmtpConnection:
             self._reset()
             raise _failure(*go)
         self._in_data = True
-        smtp.send(data_payload(data))
+        payload = data_payload(data)
+        if nxt is not None and (
+            self.sent + 1 >= self.config.max_messages  # this session ends after this message
+            or (nxt.smtputf8 and not smtp.has_extn("smtputf8"))
+        ):
+            nxt = None
+        if nxt is not None:
+            payload += envelope_commands(nxt)
+        smtp.send(payload)
         code, reply = smtp.getreply()
+        if nxt is not None:
+            self._read_early(smtp, nxt, code)
         if code != 250:
             raise _failure(code, reply)
         return code, reply
+
+    def _read_early(self, smtp: smtplib.SMTP, nxt: Envelope, code: int) -> None:
+        """The next envelope's replies; a failure here is the next message's, not this one's."""
+        if code == 421:
+            self._drop()  # the server is closing: it will not answer the rest
+            return
+        try:
+            self._early = (nxt, [smtp.getreply(), smtp.getreply(), smtp.getreply()])
+        except (OSError, smtplib.SMTPException):
+            self._drop()  # the next send opens a new session; this message's reply stands
+
+    def _claim_early(self, envelope: Envelope) -> list[tuple[int, bytes]] | None:
+        """The early replies if they are for ``envelope``; otherwise undo that envelope."""
+        early, self._early = self._early, None
+        if early is None or self._smtp is None:
+            return None
+        if early[0] == envelope:
+            return early[1]
+        self._abandon(early[1][2][0])  # announced, then not sent (a skip, a stop)
+        return None
 
     def _abandon(self, data_code: int) -> None:
         """Undo a pipelined transaction whose envelope was refused.
@@ -282,12 +367,17 @@ class SmtpConnection:
             self._drop()
 
     def _drop(self) -> None:
+        self._early = self._announced = None
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
             with contextlib.suppress(OSError):
                 smtp.close()
 
     def close(self) -> None:
+        early, self._early, self._announced = self._early, None, None
+        if early is not None and early[1][2][0] == 354:
+            self._drop()  # the server waits for message text: no QUIT can reach it
+            return
         smtp, self._smtp = self._smtp, None
         if smtp is None:
             return
