@@ -44,9 +44,13 @@ def reply_class(code: int | None) -> str:
 
 
 def count_outcomes(campaign_id: int, outcomes: Sequence[Outcome]) -> None:
-    for o in outcomes:
-        MESSAGES.labels(str(o.status), str(campaign_id)).inc()
-        REPLIES.labels(reply_class(o.code)).inc()
+    count_pairs(campaign_id, [(str(o.status), o.code) for o in outcomes])
+
+
+def count_pairs(campaign_id: int, outcomes: Sequence[tuple[str, int | None]]) -> None:
+    for status, code in outcomes:
+        MESSAGES.labels(status, str(campaign_id)).inc()
+        REPLIES.labels(reply_class(code)).inc()
 
 
 class CountingStore(DeliveryStore):
@@ -56,6 +60,12 @@ class CountingStore(DeliveryStore):
         # Every recording path ends here (the store's advance, and the folded
         # one-statement path on PostgreSQL), once the outcomes are committed.
         count_outcomes(campaign_id, outcomes)
+
+    def recorded_elsewhere(
+        self, campaign_id: int, outcomes: Sequence[tuple[str, int | None]]
+    ) -> None:
+        # A helper process (MAILER_PROCESSES) committed these: this process serves /metrics.
+        count_pairs(campaign_id, outcomes)
 
 
 class LedgerCollector(Collector):

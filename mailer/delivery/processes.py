@@ -11,8 +11,10 @@ nobody gets a message twice, and a helper that dies is recognised as dead
 Helpers are started with ``spawn`` (a fork of a process with threads and
 open database connections is not safe), stop when the caller is stopped
 (SIGTERM to each: the message in flight finishes and is recorded) and stop
-on their own if the caller disappears. With a ``rate_limit`` (a token bucket
-in each process) delivery stays in one process.
+on their own if the caller disappears. What a helper records is reported
+back over a queue and counted by the caller's store (its /metrics). With
+a ``rate_limit`` (a token bucket in each process) delivery stays in one
+process.
 """
 
 from __future__ import annotations
@@ -20,15 +22,26 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
+from sqlalchemy import Engine
+
+from mailer.bounces.policy import Policy
 from mailer.db import make_engine
 from mailer.delivery.engine import DeliveryEngine, smtp_engine
+from mailer.delivery.outcomes import Outcome
+from mailer.delivery.store import DeliveryStore
 from mailer.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# What a helper recorded: (campaign id, [(status, SMTP code)]).
+Report = tuple[int, list[tuple[str, int | None]]]
 
 JOIN_SECONDS = 60.0  # after the caller's run ends, helpers get this long to finish theirs
 
@@ -39,7 +52,26 @@ def _watch_parent(parent: int, stop: threading.Event) -> None:
             stop.set()
 
 
-def _helper(settings: Settings, campaign_id: int, parent: int) -> None:
+class ReportingStore(DeliveryStore):
+    """A helper's store: what it records is reported to the caller, who counts it (/metrics)."""
+
+    def __init__(self, engine: Engine, policy: Policy, outbox: Connection) -> None:
+        super().__init__(engine, policy)
+        self.outbox = outbox
+        self._sending = threading.Lock()  # a pipe end is not safe for two threads at once
+
+    def recorded(self, campaign_id: int, outcomes: Sequence[Outcome]) -> None:
+        if not outcomes:
+            return
+        report: Report = (campaign_id, [(str(o.status), o.code) for o in outcomes])
+        try:
+            with self._sending:
+                self.outbox.send(report)
+        except OSError:  # the caller is gone: the ledger has it, only its counters miss it
+            log.debug("reporting outcomes to the caller failed", exc_info=True)
+
+
+def _helper(settings: Settings, campaign_id: int, parent: int, outbox: Connection) -> None:
     """A helper process: the same engine on the same campaign until it is done or stopped."""
     logging.basicConfig(level=logging.WARNING)
     stop = threading.Event()
@@ -48,25 +80,51 @@ def _helper(settings: Settings, campaign_id: int, parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
     db = make_engine(settings.database_url)
     try:
-        smtp_engine(db, settings).run(campaign_id, stop)
+        engine = smtp_engine(db, settings)
+        engine.store = ReportingStore(db, engine.store.policy, outbox)
+        engine.run(campaign_id, stop)
     finally:
         db.dispose()
 
 
-def start_helpers(settings: Settings, campaign_id: int, count: int) -> list[BaseProcess]:
+def _tally(readers: list[Connection], store: DeliveryStore) -> None:
+    """The caller's side: each helper's outcomes, counted as if recorded here.
+
+    One pipe per helper, so a helper killed in the middle of a report (kill -9)
+    spoils only its own pipe: its end reads as closed, and the others go on.
+    """
+    while readers:
+        for r in wait(readers):
+            assert isinstance(r, Connection)
+            try:
+                campaign_id, outcomes = r.recv()
+            except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+                readers.remove(r)  # that helper has ended (or died mid-report)
+                r.close()
+                continue
+            store.recorded_elsewhere(campaign_id, outcomes)
+
+
+def start_helpers(
+    settings: Settings, campaign_id: int, count: int
+) -> tuple[list[BaseProcess], list[Connection]]:
+    """The helper processes, and the read end of each one's report pipe."""
     ctx = multiprocessing.get_context("spawn")
-    helpers: list[BaseProcess] = [
-        ctx.Process(
+    helpers: list[BaseProcess] = []
+    readers: list[Connection] = []
+    for i in range(count):
+        reader, writer = ctx.Pipe(duplex=False)
+        p = ctx.Process(
             target=_helper,
-            args=(settings, campaign_id, os.getpid()),
+            args=(settings, campaign_id, os.getpid(), writer),
             name=f"deliver-{campaign_id}-p{i + 1}",
             daemon=True,
         )
-        for i in range(count)
-    ]
-    for p in helpers:
         p.start()
-    return helpers
+        writer.close()  # the helper has its own: its death closes the pipe
+        helpers.append(p)
+        readers.append(reader)
+    return helpers, readers
 
 
 def stop_helpers(helpers: list[BaseProcess], now: bool) -> None:
@@ -94,11 +152,14 @@ def run_everywhere(
     count = 0 if settings.rate_limit else settings.processes - 1
     if count < 1:
         return engine.run(campaign_id, stop)
-    helpers = start_helpers(settings, campaign_id, count)
+    helpers, readers = start_helpers(settings, campaign_id, count)
+    tally = threading.Thread(target=_tally, args=(readers, engine.store), daemon=True)
+    tally.start()
     finished = False
     try:
         status = engine.run(campaign_id, stop)
         finished = True
     finally:
         stop_helpers(helpers, now=stop.is_set() or not finished)
+        tally.join(JOIN_SECONDS)  # ends when every helper's pipe has closed
     return status

@@ -302,6 +302,11 @@ class DeliveryStore:
     def recorded(self, campaign_id: int, outcomes: Sequence[Outcome]) -> None:
         """Called once outcomes are committed, by every recording path (metrics hook)."""
 
+    def recorded_elsewhere(
+        self, campaign_id: int, outcomes: Sequence[tuple[str, int | None]]
+    ) -> None:
+        """(status, SMTP code) of outcomes a helper process committed (metrics hook)."""
+
     def record(self, campaign_id: int, outcomes: Sequence[Outcome], now: datetime) -> None:
         self.advance(campaign_id, outcomes, None, now)
 

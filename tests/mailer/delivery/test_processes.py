@@ -146,3 +146,35 @@ def test_a_rate_limit_keeps_delivery_in_one_process(
     delivery = DeliveryEngine(engine, settings, lambda: transport, envelope_from="b@example.org")
     assert processes.run_everywhere(delivery, settings, cid, threading.Event()) == "finished"
     assert len(transport.sent) == 3
+
+
+def test_the_callers_metrics_count_what_the_helpers_sent(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # /metrics is served by the caller (`mailer run`): outcomes recorded in a
+    # helper process must reach its counters too, not only its own.
+    from mailer.delivery.engine import smtp_engine
+    from mailer.metrics import MESSAGES, CountingStore
+
+    n = 300
+    populate(engine, n)
+    cid = new_campaign(engine)
+    with SmtpServer() as server:
+        settings = dataclasses.replace(
+            SETTINGS,
+            database_url=str(engine.url.render_as_string(hide_password=False)),
+            smtp_host="127.0.0.1",
+            smtp_port=server.port,
+            smtp_security="none",
+            processes=2,
+            workers=1,
+        )
+        delivery = smtp_engine(engine, settings)
+        delivery.store = CountingStore(engine)
+        before = MESSAGES.labels("sent", str(cid))._value.get()  # a global of this process
+        assert processes.run_everywhere(delivery, settings, cid, threading.Event()) == "finished"
+        assert len(server.handler.messages) == n
+        helpers_sent = server.handler.connections > 1  # the helper opened its own
+    assert helpers_sent
+    counted = MESSAGES.labels("sent", str(cid))._value.get() - before
+    assert counted == n
