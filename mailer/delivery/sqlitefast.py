@@ -1,0 +1,121 @@
+"""The hot transaction on SQLite in plain DBAPI calls: outcomes in, next rows marked.
+
+Every message sent costs one of these (shared by the connections waiting,
+group.py), and it runs while every other delivery writer of the machine
+waits its turn (writelock.py). Through SQLAlchemy Core it took four times as
+long in Python as in SQLite — compiling, caching and type processing per
+call — and the GIL stretched it further whenever another thread was busy.
+Here it is two prepared statements on a connection of its own, with the
+values converted as SQLAlchemy stores them (UTCDateTime: naive UTC text).
+tests/mailer/delivery/test_sqlitefast.py writes the same outcomes both ways
+and compares the rows.
+
+Outcomes that record a bounce take the SQLAlchemy path (recording.py): they
+are rare and touch other tables.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mailer.campaigns.models import CampaignStatus, DeliveryStatus
+from mailer.delivery.outcomes import Outcome
+
+_OUTCOME = (
+    "UPDATE deliveries SET status = ?, smtp_code = ?, smtp_reply = ?, failure = ?,"
+    " message_id = coalesce(?, message_id), next_attempt_at = ?, sent_at = ?,"
+    " lease_owner = NULL, lease_until = NULL, in_doubt = (in_doubt OR ?), updated_at = ?"
+    " WHERE id = ?"
+)
+_MARK = (
+    "UPDATE deliveries SET status = '{sending}', attempts = attempts + 1, updated_at = ?"
+    " WHERE id IN ({ids})"
+    " AND EXISTS (SELECT 1 FROM campaigns WHERE id = ? AND status = '{campaign_sending}')"
+)
+
+
+def stored_time(value: datetime | None) -> str | None:
+    """A timestamp as SQLAlchemy's SQLite dialect stores a UTCDateTime."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given for a UTC column")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def outcome_row(o: Outcome, now: datetime) -> tuple[object, ...]:
+    return (
+        o.status.value,
+        o.code,
+        o.reply,
+        o.failure.value if o.failure else None,
+        o.message_id,
+        stored_time(o.next_attempt_at or now),
+        stored_time(o.sent_at),
+        1 if o.in_doubt else 0,
+        stored_time(now),
+        o.id,
+    )
+
+
+class FastWriter:
+    """A connection of its own to the database file, used by one writer at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._guard = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            # Autocommit mode: the transaction is ours to BEGIN and COMMIT.
+            # Used by whichever thread leads the group commit, never two at once.
+            conn = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._conn = conn
+        return self._conn
+
+    def write(
+        self,
+        outcomes: Sequence[tuple[Outcome, datetime]],
+        marks: dict[int, tuple[list[int], datetime]],
+    ) -> dict[int, bool]:
+        """Record ``outcomes`` and mark each campaign's rows sending, in one transaction.
+
+        ``marks``: campaign id -> (row ids, when). Returns, per campaign,
+        whether it was still sending (its rows marked) or not (none marked).
+        """
+        with self._guard:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if outcomes:
+                    conn.executemany(_OUTCOME, [outcome_row(o, now) for o, now in outcomes])
+                sending: dict[int, bool] = {}
+                for cid, (ids, now) in marks.items():
+                    sql = _MARK.format(
+                        sending=DeliveryStatus.SENDING.value,
+                        campaign_sending=CampaignStatus.SENDING.value,
+                        ids=",".join("?" * len(ids)),
+                    )
+                    cur = conn.execute(sql, (stored_time(now), *ids, cid))
+                    sending[cid] = cur.rowcount > 0
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return sending
+
+    def close(self) -> None:
+        with self._guard:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
