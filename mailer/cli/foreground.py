@@ -50,7 +50,13 @@ def wait_until(when: datetime) -> bool:
 
 
 def deliver_in_foreground(a: App, campaign_id: int) -> Report:
-    """Send now, showing progress; returns the final report."""
+    """Send now, showing progress; returns the final report.
+
+    With a broker (MAILER_BROKER_URL) the `mailer worker`s deliver: this
+    enqueues the campaign's chunks and watches it to the end instead.
+    """
+    if a.settings.broker_url:
+        return watch_workers(a, campaign_id)
     engine = smtp_engine(a.engine, a.settings)
     result: dict[str, object] = {}
     with stop_on_signals() as stop:
@@ -75,6 +81,55 @@ def deliver_in_foreground(a: App, campaign_id: int) -> Report:
     if "error" in result:
         raise result["error"]  # type: ignore[misc]
     return final
+
+
+def watch_workers(a: App, campaign_id: int) -> Report:
+    """Enqueue the campaign's chunks for the Celery workers, and show it until it ends."""
+    from mailer.workers.dispatch import CeleryDispatcher
+
+    dispatch = CeleryDispatcher(a.engine, a.settings)
+    click.echo(
+        "Delivering on the Celery workers (`mailer worker`); Ctrl-C stops watching, "
+        "not the campaign.",
+        err=True,
+    )
+    told = False
+    with stop_on_signals() as stop, send_progress(a) as show:
+        while True:
+            if not told and not _any_worker(dispatch.client):
+                click.echo(
+                    "No `mailer worker` is running yet: the campaign waits for one "
+                    "(start one with `mailer worker`).",
+                    err=True,
+                )
+                told = True
+            # Enqueues due chunks (again, for rows of dead workers or retries now
+            # due) and marks the campaign finished once nothing is left.
+            dispatch(campaign_id)
+            with session_scope(a.engine) as s:
+                current = report(s, campaign_id)
+            show(current)
+            if current.status != CampaignStatus.SENDING or stop.wait(1.0):
+                break
+    if current.status == CampaignStatus.SENDING:
+        click.echo(
+            f"Stopped watching; the workers go on. `mailer campaigns status {campaign_id}` "
+            f"shows where it is, `mailer campaigns pause {campaign_id}` pauses it.",
+            err=True,
+        )
+    return current
+
+
+def _any_worker(client: object) -> bool:
+    """Whether a worker beats; True when Redis cannot say (the dispatcher warns of that)."""
+    import redis
+
+    from mailer.workers import coordination
+
+    try:
+        return bool(coordination.live_workers(client))  # type: ignore[arg-type]
+    except redis.RedisError:
+        return True
 
 
 def print_report(r: Report, as_json: bool, full: bool = False, zone: str = "UTC") -> None:

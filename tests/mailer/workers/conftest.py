@@ -130,6 +130,16 @@ class Fleet:
     def status(self, campaign: int = 1) -> dict[str, object]:
         return dict(json.loads(self.mailer("campaigns", "status", str(campaign), "--json").stdout))
 
+    def status_or_none(self, campaign: int = 1) -> dict[str, object] | None:
+        """The campaign's status, or None while it does not exist yet."""
+        done = subprocess.run(
+            [sys.executable, "-m", "mailer", "campaigns", "status", str(campaign), "--json"],
+            env=self.env,
+            capture_output=True,
+            timeout=120,
+        )
+        return dict(json.loads(done.stdout)) if done.returncode == 0 else None
+
     def kill(self, name: str) -> None:
         self.procs[name].send_signal(signal.SIGKILL)
         self.procs[name].wait()
