@@ -244,10 +244,18 @@ def child_rss(n: int, workdir: Path) -> None:
     with Sink() as sink:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         sent, seconds = pipeline(db, settings_for(db, sink.port))
+        # The helper processes have been waited for; the sink not yet.
+        helpers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
-            {"n": sent, "seconds": seconds, "rss_mib": peak / 1024, "rss_before_mib": base / 1024}
+            {
+                "n": sent,
+                "seconds": seconds,
+                "rss_mib": peak / 1024,
+                "helper_rss_mib": helpers / 1024,
+                "rss_before_mib": base / 1024,
+            }
         )
     )
 
@@ -326,8 +334,8 @@ def main() -> None:
             ).stdout
             r = json.loads(out.strip().splitlines()[-1])
             print(
-                f"peak RSS, pipeline to {size:>7,} recipients: {r['rss_mib']:.0f} MiB "
-                f"({r['n'] / r['seconds']:,.0f} msg/s)"
+                f"peak RSS, pipeline to {size:>7,} recipients: {r['rss_mib']:.0f} MiB, "
+                f"helper process {r['helper_rss_mib']:.0f} MiB ({r['n'] / r['seconds']:,.0f} msg/s)"
             )
 
 

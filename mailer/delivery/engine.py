@@ -288,12 +288,19 @@ class DeliveryEngine:
             transport = link.get()
             if nxt is not None:
                 self._announce(campaign_id, transport, *nxt)
-            result = transport.send(
-                self._return_path(campaign_id, row.subscriber_id, row.link_key),
-                message.envelope_to,
-                message.data,
-                message.smtputf8,
-            )
+            return_path = self._return_path(campaign_id, row.subscriber_id, row.link_key)
+            if message.wire is not None and getattr(transport, "takes_wire", False):
+                result = transport.send(  # type: ignore[call-arg]
+                    return_path,
+                    message.envelope_to,
+                    message.data,
+                    message.smtputf8,
+                    wire=message.wire,
+                )
+            else:
+                result = transport.send(
+                    return_path, message.envelope_to, message.data, message.smtputf8
+                )
         except (TemporaryFailure, PermanentFailure) as exc:
             return failed_attempt(
                 row.id,

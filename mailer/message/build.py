@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from mailer.message.body import EncodedBody
+from mailer.message.body import EncodedBody, dot_stuffed
 from mailer.message.dkim import DkimSigner
 from mailer.message.headers import (
     clean,
@@ -66,6 +66,9 @@ class OutgoingMessage:
     message_id: str
     data: bytes
     smtputf8: bool
+    # ``data`` dot-stuffed and ended with CRLF.CRLF, as SMTP sends it after DATA,
+    # made from segments stuffed once per issue (body.py); None: stuff ``data``.
+    wire: bytes | None = None
 
 
 def rfc5322_date(timestamp: float | None = None) -> str:
@@ -167,7 +170,18 @@ class MessageFactory:
             signatures = [signer.sign(pairs, canonical) for signer in self.signers]
             head = b"".join(signatures) + head
         data = head + b"\r\n" + b"".join(body)
-        return OutgoingMessage(r.email, mid, data, smtputf8)
+        wire = b"".join(
+            [
+                dot_stuffed(head + b"\r\n"),
+                self._text_head,
+                *self._text.wire(text),
+                self._html_head,
+                *self._html.wire(html),
+                self._tail,
+                b".\r\n",
+            ]
+        )
+        return OutgoingMessage(r.email, mid, data, smtputf8, wire)
 
 
 def _pair(line: bytes) -> tuple[bytes, bytes]:

@@ -206,9 +206,17 @@ class SmtpConnection:
     def connected(self) -> bool:
         return self._smtp is not None
 
+    takes_wire = True  # send() accepts the message already dot-stuffed (OutgoingMessage.wire)
+
     def send(
-        self, envelope_from: str, recipient: str, data: bytes, smtputf8: bool = False
+        self,
+        envelope_from: str,
+        recipient: str,
+        data: bytes,
+        smtputf8: bool = False,
+        wire: bytes | None = None,
     ) -> SendResult:
+        """Deliver ``data``; ``wire``, if given, is ``data_payload(data)`` made ahead."""
         envelope = _envelope(envelope_from, recipient, smtputf8)
         if envelope is None:
             # It would end the command early and smuggle in one of its own.
@@ -237,7 +245,8 @@ class SmtpConnection:
                     )
                 options = ["SMTPUTF8", "BODY=8BITMIME"]
             if smtp.has_extn("pipelining"):
-                code, reply = self._pipelined(smtp, envelope, data, early, nxt)
+                payload = wire if wire is not None else data_payload(data)
+                code, reply = self._pipelined(smtp, envelope, payload, early, nxt)
             else:
                 code, reply = self._stepwise(
                     smtp, envelope.sender, envelope.recipient, options, data
@@ -283,7 +292,7 @@ class SmtpConnection:
         self,
         smtp: smtplib.SMTP,
         envelope: Envelope,
-        data: bytes,
+        payload: bytes,
         early: list[tuple[int, bytes]] | None = None,
         nxt: Envelope | None = None,
     ) -> tuple[int, bytes]:
@@ -292,7 +301,8 @@ class SmtpConnection:
         Each reply is graded as if the commands had gone one by one: a refused
         MAIL is the session's (the RCPT and DATA replies that follow it only
         echo it), a refused RCPT is the recipient's, and DATA can still be
-        refused on its own. ``early``: the replies to this envelope, already
+        refused on its own. ``payload``: the data as it goes after 354
+        (``data_payload``). ``early``: the replies to this envelope, already
         read with the previous message's; ``nxt``: the envelope to send after
         this data, in the same write (see ``announce``).
         """
@@ -312,7 +322,6 @@ class SmtpConnection:
             self._reset()
             raise _failure(*go)
         self._in_data = True
-        payload = data_payload(data)
         if nxt is not None and (
             self.sent + 1 >= self.config.max_messages  # this session ends after this message
             or (nxt.smtputf8 and not smtp.has_extn("smtputf8"))
