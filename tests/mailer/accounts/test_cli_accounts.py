@@ -82,3 +82,29 @@ def test_issue_import_and_export(workdir: Path, db_url: str) -> None:
     written = workdir / "exported" / EXAMPLE.name
     assert written.read_text(encoding="utf-8") == EXAMPLE.read_text(encoding="utf-8")
     assert run(db_url, "issues", "export", "99").exit_code == 1
+
+
+def test_users_reset_prints_a_new_link_for_the_user(workdir: Path, db_url: str) -> None:
+    from sqlalchemy import select
+
+    from mailer.accounts.models import User
+    from mailer.accounts.users import redeem
+    from mailer.db import make_engine, session_scope
+
+    assert run(db_url, "users", "create", "ed@example.org", "--role", "editor").exit_code == 0
+    reset = run(db_url, "users", "reset", "ed@example.org", "--json")
+    assert reset.exit_code == 0, reset.output
+    link = json.loads(reset.output)["link"]
+    assert "/admin/password/" in link
+    assert run(db_url, "users", "reset", "nobody@example.org").exit_code == 1
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        assert redeem(s, "cli-secret", link.rsplit("/", 1)[1]).email == "ed@example.org"
+    assert run(db_url, "users", "disable", "ed@example.org").exit_code == 0
+    refused = run(db_url, "users", "reset", "ed@example.org")
+    assert refused.exit_code == 1 and "disabled" in refused.output
+    entries = json.loads(run(db_url, "audit", "ls", "--json").output)
+    assert "user.reset" in [e["action"] for e in entries]
+    with session_scope(engine) as s:
+        assert s.scalar(select(User.disabled).where(User.email == "ed@example.org")) is True
+    engine.dispose()
