@@ -97,6 +97,14 @@ def act(request: Request, campaign_id: Id, action: str, user: Editor) -> Respons
                 do(s, campaign_id)
             audit.record(s, actor(user, request), f"campaign.{action}", campaign_id)
     except DoctorRefused as exc:
+        with session_scope(web.db) as s:  # its own transaction: the resume's rolled back
+            audit.record(
+                s,
+                actor(user, request),
+                "campaign.resume_refused",
+                campaign_id,
+                findings="; ".join(f.check for f in exc.findings),
+            )
         return _campaign_page(request, campaign_id, user, exc.findings)
     done = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
     return RedirectResponse(f"/admin/campaigns/{campaign_id}?notice={done}", status_code=303)

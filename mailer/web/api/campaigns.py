@@ -175,6 +175,7 @@ def _act(request: Request, user: User, campaign_id: Id, action: str) -> Any:
             try:
                 resume_checked(s, web.settings, campaign_id, by=user.email)
             except DoctorRefused as exc:
+                _audit_refusal(request, user, campaign_id, exc)
                 raise ApiProblem(
                     409, str(exc), findings=[f.as_dict() for f in exc.findings]
                 ) from None
@@ -182,6 +183,18 @@ def _act(request: Request, user: User, campaign_id: Id, action: str) -> Any:
             do(s, campaign_id)
         audit.record(s, actor(user, request), f"campaign.{action}", campaign_id)
         return _status(s, campaign_id)
+
+
+def _audit_refusal(request: Request, user: User, campaign_id: int, exc: DoctorRefused) -> None:
+    """Written in a transaction of its own: the resume's own is rolled back."""
+    with session_scope(web_state(request).db) as s:
+        audit.record(
+            s,
+            actor(user, request),
+            "campaign.resume_refused",
+            campaign_id,
+            findings="; ".join(f.check for f in exc.findings),
+        )
 
 
 @router.post("/campaigns/{campaign_id}/pause", summary="Pause a scheduled or sending campaign")

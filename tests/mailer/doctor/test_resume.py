@@ -135,6 +135,7 @@ def test_api_resume_answers_409_with_the_findings(
         assert viewer.status_code == 403
     with session_scope(engine) as s:
         assert get_campaign(s, cid).status == "missed"
+    assert _refusals(engine) == [("editor@example.org", str(cid), "dkim.key.mail2026")]
     # Fixed in DNS: the same request resumes it.
     with LocalDns(zone(keys)) as dns, _app(good_settings(keys, relay, dns), engine) as c:
         r = c.post(f"/api/v1/campaigns/{cid}/resume", headers=bearer(staff.editor))
@@ -173,6 +174,20 @@ def test_console_resume_shows_the_findings_and_changes_nothing(
         c2 = get_campaign(s, cid)
         assert (c2.status, c2.forced_errors) == ("missed", None)
     assert _ledger_rows(engine, cid) == 0
+    assert _refusals(engine) == [("editor@example.org", str(cid), "dmarc")]
+
+
+def _refusals(engine: Engine) -> list[tuple[str, str, str]]:
+    """Refused resumes in the audit log: (who, campaign, the findings' checks)."""
+    from sqlalchemy import select
+
+    from mailer.accounts.models import AuditEntry
+
+    with session_scope(engine) as s:
+        rows = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "campaign.resume_refused")
+        ).all()
+        return [(r.actor, r.target, str(r.detail["findings"])) for r in rows]
 
 
 def test_console_campaign_page_shows_a_forced_send(engine: Engine) -> None:
