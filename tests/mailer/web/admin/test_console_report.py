@@ -92,6 +92,21 @@ def test_the_watch_page_counts_a_blocked_delivery(sent: Sent, login: Login) -> N
     assert _count(report_page.text, "Blocked (policy)") == 1 and BLOCK_REPLY in report_page.text
 
 
+def test_the_watch_page_charts_the_send_rate_per_minute(sent: Sent, login: Login) -> None:
+    live = login("viewer").get(f"/admin/campaigns/{sent.campaign}/live").text
+    chart = re.search(
+        r'<svg viewBox="0 0 600 140" role="img" aria-labelledby="rate-cap">(.*?)</svg>', live, re.S
+    )
+    assert chart, "no rate chart"
+    bars = re.findall(
+        r'<rect class="bar"[^>]* height="([\d.]+)"><title>\d\d:\d\d: (\d+)</title>', chart.group(1)
+    )
+    assert sum(int(n) for _, n in bars) == 2  # u0 and u2 were sent
+    # The busiest minute fills the chart's height; the figures are there as a table too.
+    assert max(float(h) for h, _ in bars) == 120.0
+    assert "<caption>Messages sent per minute (UTC)</caption>" in live
+
+
 def test_the_report_service_counts_who_left_since_the_start(sent: Sent, engine: Engine) -> None:
     with session_scope(engine) as s:
         r = report(s, sent.campaign)
