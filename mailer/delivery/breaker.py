@@ -22,6 +22,9 @@ class Breaker:
         self.window = max(window, 1)
         self.limit = share * self.window  # trips when the alarming count exceeds this
         self._recent: deque[Failure | None] = deque(maxlen=self.window)
+        # Alarming outcomes in the window, kept as they come and go: once per
+        # message, a recount of the whole window showed in the send profile.
+        self._counts: Counter[Failure] = Counter()
         self._lock = threading.Lock()
         self.reason: str | None = None
 
@@ -30,11 +33,16 @@ class Breaker:
         if outcome.status == "skipped":
             return self.reason
         with self._lock:
-            self._recent.append(outcome.failure if outcome.failure in ALARMING else None)
-            counts = Counter(f for f in self._recent if f is not None)
-            bad = sum(counts.values())
+            if len(self._recent) == self.window and (gone := self._recent[0]) is not None:
+                self._counts[gone] -= 1
+            kind = outcome.failure if outcome.failure in ALARMING else None
+            self._recent.append(kind)
+            if kind is not None:
+                self._counts[kind] += 1
+            bad = sum(self._counts.values())
             if self.reason is None and share_ok(self.limit) and bad > self.limit:
-                parts = ", ".join(f"{n} {kind.value}" for kind, n in sorted(counts.items()))
+                counts = +self._counts  # without the kinds that left the window
+                parts = ", ".join(f"{n} {k.value}" for k, n in sorted(counts.items()))
                 self.reason = (
                     f"circuit breaker: {bad} of the last {len(self._recent)} attempts failed "
                     f"({parts}; limit {self.limit:g} of {self.window}); last reply: "
