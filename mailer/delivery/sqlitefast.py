@@ -48,16 +48,17 @@ def stored_time(value: datetime | None) -> str | None:
 
 
 def outcome_row(o: Outcome, now: datetime) -> tuple[object, ...]:
+    at = stored_time(now)
     return (
         o.status.value,
         o.code,
         o.reply,
         o.failure.value if o.failure else None,
         o.message_id,
-        stored_time(o.next_attempt_at or now),
+        at if o.next_attempt_at is None else stored_time(o.next_attempt_at),
         stored_time(o.sent_at),
         1 if o.in_doubt else 0,
-        stored_time(now),
+        at,
         o.id,
     )
 
