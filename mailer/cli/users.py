@@ -80,7 +80,8 @@ def ls(ctx: click.Context, as_json: bool) -> None:
         return
     for r in rows:
         state = "disabled" if r["disabled"] else ("active" if r["password_set"] else "invited")
-        click.echo(f"{r['email']:40} {r['role']:7} {state:9} last login {r['last_login_at']}")
+        last = r["last_login_at"] or "never"
+        click.echo(f"{r['email']:40} {r['role']:7} {state:9} last login {last}")
 
 
 @users_group.command("disable")
