@@ -4,8 +4,9 @@ MAILER_LOG_FORMAT=json writes one JSON object per line (time, level, logger,
 message, and the exception when there is one). Every line, in either format,
 passes the redactor first: the values of secret settings, passwords in URLs,
 and the tokens in confirm/unsubscribe/preferences links are replaced before
-anything is written. The scheduler's one-second sweep is logged at DEBUG, and
-alembic's "Context impl" chatter only when a migration actually runs.
+anything is written. The scheduler's one-second sweep is logged at DEBUG;
+alembic's set-up chatter ("Context impl", "setup plugin") is dropped, its
+"Running upgrade" lines are kept.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ LINK_TOKEN = re.compile(
 NOISE = (
     ("alembic.runtime.migration", "Context impl"),
     ("alembic.runtime.migration", "Will assume"),
+    ("alembic.runtime.plugins", "setup plugin"),  # alembic 1.18+: seven lines at every start
 )
 SWEEP = "sweep (trigger"
 

@@ -79,10 +79,13 @@ def write_previews(data: bytes, out: Path, chromium: str | None = None) -> list[
         ) from None
     path = find_chromium(chromium)
     html, text = message_parts(data)
-    out.mkdir(parents=True, exist_ok=True)
     written = [out / "message.eml", out / "text.txt"]
-    written[0].write_bytes(data)
-    written[1].write_text(text.replace("\r\n", "\n"), encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        written[0].write_bytes(data)
+        written[1].write_text(text.replace("\r\n", "\n"), encoding="utf-8")
+    except OSError as exc:  # a folder the user named: say which and why
+        raise PreviewError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=path, args=FLAGS, headless=True)

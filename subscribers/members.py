@@ -189,7 +189,7 @@ def _iso(value: Any) -> str | None:
 def check_status(status: str) -> str:
     names = [s.value for s in SubscriptionStatus]
     if status not in names:
-        raise InvalidInput("--status", f"{status!r} is not one of {', '.join(names)}")
+        raise InvalidInput("status", f"{status!r} is not one of {', '.join(names)}")
     return status
 
 

@@ -35,7 +35,7 @@ def check_role(role: str) -> Role:
     try:
         return Role(role)
     except ValueError:
-        raise AccountError(f"--role: {role!r} is not a role (admin, editor or viewer)") from None
+        raise AccountError(f"role: {role!r} is not a role (admin, editor or viewer)") from None
 
 
 def _key(email: str) -> str:

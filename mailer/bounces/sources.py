@@ -40,6 +40,8 @@ class Incoming:
 
 @contextmanager
 def maildir(path: str | Path) -> Iterator[Iterator[Incoming]]:
+    if not Path(path).exists():
+        raise SourceError(f"{path} does not exist")
     if not (Path(path) / "cur").is_dir():
         raise SourceError(f"{path} is not a Maildir folder (no cur/ inside)")
     box = mailbox.Maildir(str(path), factory=None, create=False)
@@ -68,6 +70,8 @@ def maildir(path: str | Path) -> Iterator[Iterator[Incoming]]:
 
 @contextmanager
 def mbox(path: str | Path) -> Iterator[Iterator[Incoming]]:
+    if not Path(path).exists():
+        raise SourceError(f"{path} does not exist")
     if not Path(path).is_file():
         raise SourceError(f"{path} is not an mbox file")
     box = mailbox.mbox(str(path), factory=None, create=False)

@@ -36,7 +36,8 @@ def _port(preferred: int) -> int:
 
 
 def serve_console(settings: Settings, engine: Engine, maildir: Path) -> None:
-    port = _port(settings.web_port)
+    wanted = settings.web_port
+    port = _port(wanted)
     with MaildirServer(maildir) as smtp:
         settings = dataclasses.replace(
             settings,
@@ -56,6 +57,8 @@ def serve_console(settings: Settings, engine: Engine, maildir: Path) -> None:
             runner.start()
             web.start()
             click.echo("")
+            if port != wanted:  # else a user opening the port they asked for finds nothing
+                click.echo(f"Port {wanted} is taken, so the console uses port {port}.")
             click.echo(f"The console is running on {settings.base_url}/admin/ (Ctrl-C stops it).")
             click.echo(f"Log in once as the demo editor {DEMO_EDITOR} with this link:")
             click.echo(f"  {settings.base_url}/admin/login-link/{token}")

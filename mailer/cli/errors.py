@@ -60,6 +60,11 @@ def as_click_error(exc: BaseException) -> CliError:
     return CliError(_clean(str(exc)), _code(exc))
 
 
+def cannot_write(path: object, exc: OSError) -> CliError:
+    """A file or folder the user named cannot be written: say which and why, no traceback."""
+    return CliError(_clean(f"cannot write {path}: {exc.strerror or exc}"), "cannot_write")
+
+
 def error_object(error: CliError) -> dict[str, Any]:
     return {"error": error.format_message(), "code": error.code}
 

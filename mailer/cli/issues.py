@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from mailer.cli.context import App, app, echo_notes, print_json
+from mailer.cli.errors import cannot_write
 from mailer.compose import SAMPLE, Composition, compose, list_for, recipient_of
 from mailer.content import load_issue_set
 from mailer.content.check import ERROR, check_footer, check_markup, check_size
@@ -54,7 +55,10 @@ def _write(output: Path | None, data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        output.write_bytes(data)
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            raise cannot_write(output, exc) from None
         click.echo(f"Wrote {output} ({len(data):,} bytes).", err=True)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from mailer.cli.context import App, app, json_text, shown
+from mailer.cli.errors import cannot_write
 from mailer.cli.invite import invite_hint
 from mailer.cli.progress import byte_progress
 from subscribers.exporter import export_csv
@@ -127,7 +128,10 @@ def export(
                 out.detach()  # leave standard output open
             return
         # Write beside the target and rename, so a failure never leaves half a file.
-        fd, tmp = tempfile.mkstemp(dir=output.parent or Path("."), suffix=".csv.part")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=output.parent or Path("."), suffix=".csv.part")
+        except OSError as exc:
+            raise cannot_write(output, exc) from None
         try:
             with os.fdopen(fd, "w", encoding=encoding, newline="") as out:
                 count = export_csv(s, out, list_slug, status)

@@ -49,6 +49,9 @@ def edit(
     Example:
       mailer subscribers edit li.wei@example.org --name "Li Wei" --attr country=CN
     """
+    if name is None and language is None and not attrs and not unset:
+        # Else it would say "Updated" and write an audit entry for no change.
+        raise click.UsageError("nothing to change: give --name, --language, --attr or --unset")
     changes: dict[str, str | None] = {**attrs, **dict.fromkeys(unset)}
     with app(ctx).session() as s:
         sub = edit_subscriber(

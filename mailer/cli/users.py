@@ -6,6 +6,7 @@ import click
 
 from mailer.accounts import audit, tokens, users
 from mailer.accounts.audit import CLI
+from mailer.accounts.models import Role
 from mailer.cli.context import App, app, print_json, shown
 from mailer.errors import MailerError
 
@@ -28,7 +29,9 @@ def users_group() -> None:
 
 @users_group.command("create")
 @click.argument("email")
-@click.option("--role", required=True, help="admin, editor or viewer.")
+@click.option(
+    "--role", required=True, type=click.Choice([r.value for r in Role]), help="The user's role."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the user and link as JSON.")
 @click.pass_context
 def create(ctx: click.Context, email: str, role: str, as_json: bool) -> None:
@@ -113,7 +116,8 @@ def ls(ctx: click.Context, as_json: bool) -> None:
         return
     for r in rows:
         state = "disabled" if r["disabled"] else ("active" if r["password_set"] else "invited")
-        click.echo(f"{r['email']:40} {r['role']:7} {state:9} last login {r['last_login_at']}")
+        last = r["last_login_at"] or "never"
+        click.echo(f"{r['email']:40} {r['role']:7} {state:9} last login {last}")
 
 
 @users_group.command("disable")
@@ -138,7 +142,7 @@ def disable(ctx: click.Context, email: str, enable: bool) -> None:
 
 @users_group.command("role")
 @click.argument("email")
-@click.argument("role")
+@click.argument("role", metavar="ROLE", type=click.Choice([r.value for r in Role]))
 @click.pass_context
 def role(ctx: click.Context, email: str, role: str) -> None:
     """Change a user's role (admin, editor or viewer); they log in again.

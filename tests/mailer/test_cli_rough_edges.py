@@ -105,3 +105,24 @@ def test_an_unknown_status_is_a_usage_error_naming_the_choices(run: Run) -> None
         assert "'bogus' is not one of 'unconfirmed', 'confirmed', 'unsubscribed'" in result.output
     as_json = run("subscribers", "ls", "--status", "bogus", "--json")
     assert as_json.exit_code == 2 and json.loads(as_json.stdout)["code"] == "usage"
+
+
+def test_an_output_path_that_cannot_be_written_is_a_clear_error(run: Run, tmp_path: Path) -> None:
+    # A regular file where a folder should be: no user (root included) can write below it.
+    box = tmp_path / "box"
+    box.mkdir()
+    blocker = box / "a-file"
+    blocker.write_text("x")
+    below = blocker / "out"
+    commands = [
+        ["subscribers", "export", "-o", str(below / "x.csv")],
+        ["issues", "render", str(EXAMPLE), "-o", str(below / "x.html")],
+        # The folder is made before Chromium starts, so any existing file stands in for it.
+        ["issues", "preview", str(EXAMPLE), "-o", str(below), "--chromium", str(blocker)],
+    ]
+    for command in commands:
+        result = run(*command)
+        assert result.exit_code == 1, (command, result.output, result.exception)
+        assert f"Error: cannot write {below}" in result.output, result.output
+        assert "Not a directory" in result.output
+    assert blocker.read_text() == "x" and list(box.iterdir()) == [blocker]

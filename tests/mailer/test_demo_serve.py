@@ -6,6 +6,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,10 +23,25 @@ STARTUP = 180.0  # seconds: the demo sends its campaign first, on a shared machi
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str]]]:
-    """The demo running with --serve; always stopped (then killed if it hangs)."""
+def taken_port() -> Iterator[int]:
+    """A loopback port something else is listening on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield int(s.getsockname()[1])
+
+
+@pytest.fixture
+def demo(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str]]]:
+    """The demo running with --serve; always stopped (then killed if it hangs).
+
+    On the port of the `taken_port` fixture when the test asks for it.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
-    workspace, port = str(tmp_path / "ws"), str(free_port())
+    wanted = request.getfixturevalue("taken_port") if "taken_port" in request.fixturenames else 0
+    workspace, port = str(tmp_path / "ws"), str(wanted or free_port())
     command = [sys.executable, "-m", "mailer", "demo", "--workspace", workspace]
     process = subprocess.Popen(
         [*command, "--serve", "--port", port],
@@ -56,8 +72,9 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], queue.Queue[st
                 process.wait(timeout=10)
 
 
-def _link(lines: queue.Queue[str]) -> str:
-    seen: list[str] = []
+def _link(lines: queue.Queue[str], seen: list[str] | None = None) -> str:
+    """The login link printed; the lines before it are added to ``seen``."""
+    seen = [] if seen is None else seen
     while True:
         try:
             line = lines.get(timeout=STARTUP)
@@ -99,3 +116,19 @@ def test_demo_serve_prints_a_link_that_logs_in_to_the_console(
         assert again.status_code == 404 and "mailer_session" not in other.cookies
     process.send_signal(signal.SIGINT)  # what Ctrl-C does
     assert process.wait(timeout=30) == 0
+
+
+def test_demo_serve_on_a_taken_port_says_which_port_it_uses(
+    taken_port: int, demo: tuple[subprocess.Popen[str], queue.Queue[str]]
+) -> None:
+    process, lines = demo
+    said: list[str] = []
+    link = _link(lines, said)
+    found = LINK.search(link)
+    assert found is not None and int(found.group(2)) != taken_port
+    with httpx.Client(timeout=20.0) as client:
+        assert client.get(link).status_code == 200  # the port printed is the one serving
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    notice = f"Port {taken_port} is taken, so the console uses port {found.group(2)}.\n"
+    assert notice in said, "".join(said)

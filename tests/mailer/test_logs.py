@@ -79,6 +79,9 @@ def test_the_sweep_is_debug_and_alembic_chatter_is_gone(capture: io.StringIO) ->
     )
     logging.getLogger("alembic.runtime.migration").info("Context impl PostgresqlImpl.")
     logging.getLogger("alembic.runtime.migration").info("Will assume transactional DDL.")
+    logging.getLogger("alembic.runtime.plugins").info(
+        "setup plugin %s", "alembic.autogenerate.schemas"
+    )
     logging.getLogger("alembic.runtime.migration").info("Running upgrade 0004 -> 0005, x")
     logging.getLogger("apscheduler.executors.default").info('Running job "start campaign 3"')
     messages = [e["message"] for e in lines(capture)]

@@ -22,7 +22,8 @@ def test_users_tokens_and_audit(workdir: Path, db_url: str) -> None:
     assert "/admin/password/" in made.output
     assert run(db_url, "users", "create", "editor@example.org", "--role", "editor").exit_code == 1
     bad = run(db_url, "users", "create", "x@example.org", "--role", "owner")
-    assert bad.exit_code == 1 and "--role" in bad.output
+    # A usage error (exit 2) naming the option and the roles there are.
+    assert bad.exit_code == 2 and "'--role': 'owner' is not one of" in bad.output, bad.output
     listed = json.loads(run(db_url, "users", "ls", "--json").output)
     assert listed[0]["email"] == "editor@example.org" and listed[0]["password_set"] is False
 
@@ -38,6 +39,8 @@ def test_users_tokens_and_audit(workdir: Path, db_url: str) -> None:
     assert "revoked" in run(db_url, "tokens", "ls").output
     assert run(db_url, "tokens", "revoke", "999").exit_code == 1
 
+    wrong = run(db_url, "users", "role", "editor@example.org", "owner")
+    assert wrong.exit_code == 2 and "'ROLE': 'owner' is not one of" in wrong.output, wrong.output
     assert "viewer" in run(db_url, "users", "role", "editor@example.org", "viewer").output
     assert run(db_url, "users", "disable", "editor@example.org").exit_code == 0
     assert run(db_url, "users", "disable", "nobody@example.org").exit_code == 1

@@ -177,9 +177,18 @@ def test_mbox_source_and_bad_paths(engine: Engine, tmp_path: Path) -> None:
     with mbox(tmp_path / "bounces.mbox") as messages:
         r = process_messages(engine, S, messages).as_dict()
     assert (r["hard"], r["unverified"], r["suppressed"]) == (1, 1, ["u0@example.org"])
-    with pytest.raises(SourceError, match="not a Maildir"), maildir(tmp_path / "nope"):
+    # A path that is not there is named as missing, not as the wrong kind of box.
+    with pytest.raises(SourceError, match="nope does not exist"), maildir(tmp_path / "nope"):
         pass
-    with pytest.raises(SourceError, match="not an mbox"), mbox(tmp_path / "nope.mbox"):
+    with (
+        pytest.raises(SourceError, match=r"nope\.mbox does not exist"),
+        mbox(tmp_path / "nope.mbox"),
+    ):
+        pass
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(SourceError, match="not a Maildir"), maildir(tmp_path / "plain"):
+        pass
+    with pytest.raises(SourceError, match="not an mbox"), mbox(tmp_path / "plain"):
         pass
 
 

@@ -70,6 +70,11 @@ def test_subscribers_crud_and_import(api: tuple[TestClient, Staff, list]) -> Non
     assert r.json()["rejected"][0]["line"] == 3
     found = c.get("/api/v1/subscribers", params={"q": "example.org"}, headers=h).json()
     assert [x["email"] for x in found["items"]] == ["Li@Example.org", "wei@example.org"]
+    # A bad filter names the query parameter, not the CLI's option.
+    bogus = c.get("/api/v1/subscribers", params={"status": "bogus"}, headers=h)
+    assert bogus.status_code == 422 and bogus.headers["content-type"] == PROBLEM
+    assert bogus.json()["field"] == "status", bogus.text
+    assert "--status" not in bogus.json()["detail"]
     assert c.post(
         "/api/v1/subscribers/li@example.org/unsubscribe", json={"list": "lmec-news"}, headers=h
     ).json() == {"unsubscribed_from": ["lmec-news"]}

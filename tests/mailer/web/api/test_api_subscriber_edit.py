@@ -148,3 +148,5 @@ def test_the_cli_edits_with_the_same_rules(workdir: Path, db_url: str) -> None:
     shown = run("subscribers", "show", "li@example.org", "--json")
     assert '"name": "Li Wei"' in shown.output
     assert run("subscribers", "edit", "nobody@example.org", "--name", "X").exit_code != 0
+    nothing = run("subscribers", "edit", "li@example.org")
+    assert nothing.exit_code == 2 and "nothing to change" in nothing.output
