@@ -27,7 +27,8 @@ class TransportFailure(MailerError):
     """``from_server`` is False when we refused locally (no server said no)."""
 
     def __init__(self, code: int, reply: str, from_server: bool = True) -> None:
-        super().__init__(f"{code} {reply}".strip())
+        # Code 0: no server reply at all (refused connection, timeout): no number to show.
+        super().__init__(f"{code} {reply}".strip() if code else reply)
         self.code = code
         self.reply = reply
         self.from_server = from_server
