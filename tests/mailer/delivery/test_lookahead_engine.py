@@ -250,3 +250,29 @@ def test_a_reply_with_a_nul_byte_is_recorded_not_fatal(engine: Engine) -> None:
     assert rows["u2@example.org"].status == "failed"
     assert rows["u2@example.org"].smtp_reply == "5.1.1 no\ufffdsuch user"
     assert rows["u4@example.org"].status == "sent" and not rows["u4@example.org"].in_doubt
+
+
+def test_smtputf8_recipients_between_ascii_ones_with_pipelining(engine: Engine) -> None:
+    from subscribers.lists import create_list
+    from subscribers.members import add_subscriber
+
+    utf8 = ["李伟@例子.example", "jörg@bücher.example", "ñandú@example.org"]
+    emails = [f"u{i}@example.org" for i in range(10)]
+    emails[3:3] = utf8[:1]
+    emails[5:5] = utf8[1:]
+    with session_scope(engine) as s:
+        create_list(s, "lmec-news", title="LMEC Newsletter")
+        for address in emails:
+            add_subscriber(s, address, "lmec-news", confirmed=True)
+    cid = new_campaign(engine)
+    with SmtpServer(pipelining=True, smtputf8=True) as server:
+        deliver = smtp_engine(engine, settings_for(server), workers=1)
+        assert deliver.run(cid, threading.Event()) == "finished"
+        got = server.handler.by_recipient()
+        connections = server.handler.connections
+    assert len(got) == len(emails) and all(len(v) == 1 for v in got.values())
+    for rcpt, (m,) in got.items():
+        needs = not rcpt.split("@")[0].isascii()
+        assert ("SMTPUTF8" in [o.upper() for o in m.options]) == needs, rcpt
+    assert connections == 1
+    assert {r.status for r in ledger(engine, cid)} == {"sent"}
