@@ -81,6 +81,7 @@ def test_sigkill_of_all_delivery_processes_with_lookahead(db_url: str, tmp_path:
         final = mailer(*command, env=env)
         out, err = final.communicate(timeout=600)
         assert final.returncode == 0, err.decode()
+        assert json.loads(out)["sent"] == RECIPIENTS
         received = Counter(m.rcpt for m in server.handler.messages)
         status = subprocess.run(
             [sys.executable, "-m", "mailer", "campaigns", "status", "1", "--json"],
