@@ -205,10 +205,18 @@ class DeliveryEngine:
         # One message ahead: its envelope rides with this message's data (announce).
         ahead = self._sendable(run, batch, pending, done)
         nxt = next(ahead, None)
+        leased = time.monotonic()
         try:
             while nxt is not None and not run.stopped():
                 row, ready = nxt
                 self.limiter.acquire()
+                if time.monotonic() - leased > LEASE.total_seconds() / 3:
+                    # A low rate limit or a slow relay: the batch outlives its
+                    # lease, and an idle worker would take (and send) the rows
+                    # whose lease ran out. Keep the rest of the batch ours.
+                    rest = [r.id for r in batch if r.id not in done]
+                    self.store.renew(rest, self.owner, utcnow() + LEASE)
+                    leased = time.monotonic()
                 if not rec.advance(run.campaign_id, pending, row.id, utcnow()):
                     pending.clear()
                     break  # paused or cancelled meanwhile

@@ -34,8 +34,9 @@ class _Ticket(Generic[T, R]):
 class GroupCommit(Generic[T, R]):
     """Runs ``commit`` over the items submitted meanwhile; each submitter gets its result.
 
-    ``commit(items)`` returns one result per item, in order. If it raises,
-    every submitter of that group gets the exception.
+    ``commit(items)`` returns one result per item, in order. If it raises
+    for a group of several, each item is committed alone, so the exception
+    reaches only the submitters whose own item fails.
     """
 
     def __init__(self, commit: Callable[[Sequence[T]], Sequence[R]]) -> None:
@@ -63,19 +64,30 @@ class GroupCommit(Generic[T, R]):
         return ticket.result  # type: ignore[return-value]
 
     def _lead(self, group: list[_Ticket[T, R]]) -> None:
-        results: Sequence[R] = ()
-        error: BaseException | None = None
         try:
             results = self._commit([t.item for t in group])
+            for t, result in zip(group, results, strict=True):
+                t.result = result
+        except Exception as exc:
+            if len(group) == 1:
+                group[0].error = exc
+            else:
+                # The transaction was rolled back whole: one member's bad item
+                # (a refused value, a constraint) must not take the others'
+                # outcomes with it — their messages went out, and unrecorded
+                # they would be requeued in doubt and sent again.
+                for t in group:
+                    try:
+                        t.result = self._commit([t.item])[0]
+                    except BaseException as exc:
+                        t.error = exc
         except BaseException as exc:  # every waiter must hear of it, then it propagates
-            error = exc
+            for t in group:
+                t.error = exc
         with self._cond:
             self.groups += 1
             self.items += len(group)
-            for i, t in enumerate(group):
-                t.error = error
-                if error is None:
-                    t.result = results[i]
+            for t in group:
                 t.done = True
             self._leading = False
             self._cond.notify_all()

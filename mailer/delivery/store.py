@@ -266,6 +266,17 @@ class DeliveryStore:
                 .values(lease_owner=None, lease_until=None)
             )
 
+    def renew(self, ids: Sequence[int], owner: str, until: datetime) -> None:
+        """Extend the lease on claimed rows still held by ``owner`` (a long batch)."""
+        if not ids:
+            return
+        with self._writing(), session_scope(self.engine) as s:
+            s.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(list(ids)), Delivery.lease_owner == owner)
+                .values(lease_until=until)
+            )
+
     def advance(
         self,
         campaign_id: int,

@@ -13,12 +13,16 @@ lock and wait as before; they are rare.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 _TURNS: dict[str, WriteTurn] = {}
 _GUARD = threading.Lock()
@@ -38,6 +42,7 @@ class WriteTurn:
 
     def __init__(self, path: Path | None) -> None:
         # An in-memory database lives in one process: the thread lock is enough.
+        self.database = path
         self.lockfile = None if path is None else path.with_name(path.name + ".writers")
         self.lock = threading.Lock()
         self._fd: int | None = None
@@ -48,10 +53,36 @@ class WriteTurn:
             return None
         with self._fd_guard:
             if self._fd is None:
-                # O_CLOEXEC: helper processes are spawned, not forked, but a
-                # subprocess must not inherit (and so hold) our lock.
-                self._fd = os.open(self.lockfile, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._fd = self._open(self.lockfile, self.database)
+                if self._fd is None:
+                    self.lockfile = None  # this process's threads still take turns
             return self._fd
+
+    @staticmethod
+    def _open(lockfile: Path, database: Path | None) -> int | None:
+        """The lock file's descriptor; None when it cannot be had.
+
+        The turn only saves time: SQLite's own locking keeps the writes
+        correct without it. So a lock file we may not open (made by root,
+        a read-only directory) costs speed, never the delivery.
+        """
+        # O_CLOEXEC: helper processes are spawned, not forked, but a
+        # subprocess must not inherit (and so hold) our lock.
+        try:
+            fd = os.open(lockfile, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            try:  # flock needs no write access
+                return os.open(lockfile, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                log.warning("delivery writers of other processes will not take turns: %s", exc)
+                return None
+        if os.geteuid() == 0 and database is not None:
+            # As SQLite does for its -wal and -shm files: a run as root must
+            # not leave a file that the database's owner cannot open.
+            with contextlib.suppress(OSError):
+                owner = database.stat()
+                os.fchown(fd, owner.st_uid, owner.st_gid)
+        return fd
 
     @contextmanager
     def __call__(self) -> Iterator[None]:

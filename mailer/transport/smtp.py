@@ -95,7 +95,10 @@ class _FastSMTPSSL(smtplib.SMTP_SSL, _FastSMTP):
 
 
 def _reply(text: bytes | str) -> str:
-    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    """A server's reply as text we can store: it is outside input, and PostgreSQL
+    refuses a NUL in a text column (the whole outcome's commit failed with it)."""
+    reply = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return reply.replace("\x00", "\ufffd")
 
 
 def _failure(code: int, reply: bytes | str) -> TemporaryFailure | PermanentFailure:

@@ -147,3 +147,47 @@ def test_claims_come_in_id_order_within_one_start(engine: Engine) -> None:
             select(Delivery.id).where(Delivery.campaign_id == cid).order_by(Delivery.id)
         ).all()
     assert [c.id for c in first + second] == list(ids[:8])
+
+
+def test_one_bad_item_fails_alone_and_the_others_in_its_group_are_committed() -> None:
+    # The group's transaction is rolled back whole. Before, every member got
+    # the exception: their outcomes (messages that went out) were lost, their
+    # workers stopped, and the rows, left "sending", were requeued in doubt and
+    # sent again; with several campaigns in one process, one campaign's bad
+    # outcome stopped the others' runs.
+    release = threading.Event()
+    committed: list[list[str]] = []
+
+    def commit(items: Sequence[str]) -> list[str]:
+        if items == ["first"]:
+            release.wait(10)  # the others queue up behind this first commit
+        if "bad" in items:
+            raise ValueError("a value the database refuses")
+        committed.append(list(items))
+        return [i.upper() for i in items]
+
+    group: GroupCommit[str, str] = GroupCommit(commit)
+    results: dict[str, object] = {}
+
+    def submit(item: str) -> None:
+        try:
+            results[item] = group.submit(item)
+        except ValueError as exc:
+            results[item] = exc
+
+    first = threading.Thread(target=submit, args=("first",))
+    first.start()
+    while not group._leading:
+        threading.Event().wait(0.001)
+    others = [threading.Thread(target=submit, args=(i,)) for i in ("a", "bad", "b")]
+    for t in others:
+        t.start()
+    while len(group._queue) < 3:
+        threading.Event().wait(0.001)
+    release.set()
+    for t in [first, *others]:
+        t.join(10)
+    assert results["first"] == "FIRST"
+    assert results["a"] == "A" and results["b"] == "B"
+    assert isinstance(results["bad"], ValueError)
+    assert sorted(map(tuple, committed)) == [("a",), ("b",), ("first",)]

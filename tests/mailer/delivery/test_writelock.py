@@ -77,3 +77,51 @@ def test_an_in_memory_database_needs_no_file(tmp_path: Path) -> None:
     assert turn.lockfile is None
     with turn():
         pass
+
+
+def test_a_lock_file_that_cannot_be_opened_costs_speed_not_the_delivery(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    # The turn only saves time (SQLite's own locking keeps writes correct), so
+    # a lock file we may not open must not stop every delivery write: before,
+    # each claim and outcome raised (here: a directory where the file would be;
+    # in life: a file left by a run as root, mode 0600).
+    import shutil
+
+    from mailer.db import make_engine
+    from mailer.delivery.engine import DeliveryEngine
+    from mailer.transport.memory import MemoryTransport
+    from tests.mailer.sending import SETTINGS, ledger, new_campaign, populate
+
+    path = tmp_path / "blocked.db"
+    shutil.copy(sqlite_template, path)
+    (tmp_path / "blocked.db.writers").mkdir()
+    db = make_engine(f"sqlite:///{path}")
+    try:
+        emails = populate(db, 20)
+        cid = new_campaign(db)
+        transport = MemoryTransport()
+        deliver = DeliveryEngine(
+            db, SETTINGS, lambda: transport, envelope_from="b@example.org", workers=3
+        )
+        assert deliver.run(cid, threading.Event()) == "finished"
+        assert sorted(m.recipient for m in transport.sent) == sorted(emails)
+        assert {r.status for r in ledger(db, cid)} == {"sent"}
+    finally:
+        db.dispose()
+
+
+def test_the_lock_file_belongs_to_the_databases_owner(tmp_path: Path) -> None:
+    # A run as root (an admin's `sudo mailer campaigns resume`) must not leave
+    # a root-owned 0600 lock file the service's own user cannot open; SQLite
+    # does the same for its -wal and -shm files.
+    import os
+
+    db = tmp_path / "owned.db"
+    db.write_bytes(b"")
+    if os.geteuid() == 0:
+        os.chown(db, 65534, 65534)
+    with write_turn(db)():
+        pass
+    lock = tmp_path / "owned.db.writers"
+    assert (lock.stat().st_uid, lock.stat().st_gid) == (db.stat().st_uid, db.stat().st_gid)

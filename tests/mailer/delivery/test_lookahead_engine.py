@@ -1,0 +1,278 @@
+"""The engine with the next envelope announced, against a real server that offers PIPELINING.
+
+Attacks on the lookahead: pauses, cancels and stops while an early envelope
+waits at 354 on the server, faults on the early envelope, rows skipped
+between two sendable ones, and the per-session message limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email
+import email.policy
+import threading
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+from sqlalchemy import Engine
+
+from mailer.campaigns import service
+from mailer.db import session_scope
+from mailer.delivery.engine import smtp_engine
+from subscribers.members import unsubscribe
+from tests.mailer.sending import SETTINGS, ledger, new_campaign, populate
+from tests.smtp_server import Received, SmtpServer
+
+
+class Sessions:
+    """Which messages arrived on which SMTP session (connection)."""
+
+    def __init__(self, server: SmtpServer) -> None:
+        self.by_session: dict[int, list[str]] = defaultdict(list)
+        self.lock = threading.Lock()
+        original = server.handler.handle_DATA
+
+        async def handle_DATA(srv: Any, session: Any, envelope: Any) -> str:
+            reply = await original(srv, session, envelope)
+            if reply.startswith("250"):
+                with self.lock:
+                    self.by_session[id(session)].append(envelope.rcpt_tos[0].lower())
+            return reply
+
+        server.handler.handle_DATA = handle_DATA  # type: ignore[method-assign]
+
+
+def settings_for(server: SmtpServer, **kw: Any) -> Any:
+    return dataclasses.replace(
+        SETTINGS, smtp_host="127.0.0.1", smtp_port=server.port, smtp_timeout=5, **kw
+    )
+
+
+def whole_and_addressed(m: Received) -> bool:
+    """The message text is a whole message, addressed to the envelope's recipient."""
+    msg = email.message_from_bytes(m.data, policy=email.policy.SMTP)
+    return bool(m.data) and msg["To"].addresses[0].addr_spec.lower() == m.rcpt
+
+
+def wait_for(cond: Any, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.002)
+
+
+def test_pause_and_resume_mid_run_sends_everyone_once(engine: Engine) -> None:
+    emails = populate(engine, 80)
+    cid = new_campaign(engine)
+    with SmtpServer(pipelining=True) as server:
+        deliver = smtp_engine(engine, settings_for(server), workers=3)
+
+        def pause_soon() -> None:
+            wait_for(lambda: len(server.handler.messages) >= 20)
+            with session_scope(engine) as s:
+                service.pause(s, cid)
+
+        t = threading.Thread(target=pause_soon)
+        t.start()
+        assert deliver.run(cid, threading.Event()) == "paused"
+        t.join()
+        paused_at = len(server.handler.messages)
+        assert paused_at < 80
+        with session_scope(engine) as s:
+            service.resume(s, cid)
+        assert deliver.run(cid, threading.Event()) == "finished"
+        got = Counter(m.rcpt for m in server.handler.messages)
+        assert all(whole_and_addressed(m) for m in server.handler.messages)
+    assert got == Counter(emails)
+    rows = ledger(engine, cid)
+    assert {r.status for r in rows} == {"sent"} and not any(r.in_doubt for r in rows)
+    assert all(r.attempts == 1 for r in rows)
+
+
+def test_cancel_mid_run_sends_nobody_after_and_nobody_twice(engine: Engine) -> None:
+    populate(engine, 80)
+    cid = new_campaign(engine)
+    with SmtpServer(pipelining=True) as server:
+        deliver = smtp_engine(engine, settings_for(server), workers=3)
+
+        def cancel_soon() -> None:
+            wait_for(lambda: len(server.handler.messages) >= 20)
+            with session_scope(engine) as s:
+                service.cancel(s, cid)
+
+        t = threading.Thread(target=cancel_soon)
+        t.start()
+        assert deliver.run(cid, threading.Event()) == "cancelled"
+        t.join()
+        got = Counter(m.rcpt for m in server.handler.messages)
+        assert all(whole_and_addressed(m) for m in server.handler.messages)
+    rows = {f"u{r.subscriber_id - 1}@example.org": r for r in ledger(engine, cid)}
+    assert set(got.values()) == {1}
+    sent = {e for e, r in rows.items() if r.status == "sent"}
+    assert sent == set(got)  # the ledger says exactly who got it
+    assert all(r.status in ("sent", "skipped") for r in rows.values())
+
+
+def test_stop_mid_run_hands_back_the_announced_row(engine: Engine) -> None:
+    emails = populate(engine, 60)
+    cid = new_campaign(engine)
+    with SmtpServer(pipelining=True) as server:
+        deliver = smtp_engine(engine, settings_for(server), workers=2)
+        stop = threading.Event()
+
+        def stop_soon() -> None:
+            wait_for(lambda: len(server.handler.messages) >= 15)
+            stop.set()
+
+        t = threading.Thread(target=stop_soon)
+        t.start()
+        deliver.run(cid, stop)
+        t.join()
+        first = Counter(m.rcpt for m in server.handler.messages)
+        assert set(first.values()) == {1}
+        rows = ledger(engine, cid)
+        assert not any(r.status == "sending" for r in rows)
+        assert {e for e in first} == {
+            f"u{r.subscriber_id - 1}@example.org" for r in rows if r.status == "sent"
+        }
+        assert deliver.run(cid, threading.Event()) == "finished"
+        got = Counter(m.rcpt for m in server.handler.messages)
+        assert all(whole_and_addressed(m) for m in server.handler.messages)
+    assert got == Counter(emails)
+
+
+def test_messages_per_connection_holds_with_lookahead(engine: Engine) -> None:
+    emails = populate(engine, 40)
+    cid = new_campaign(engine)
+    with SmtpServer(pipelining=True) as server:
+        sessions = Sessions(server)
+        deliver = smtp_engine(engine, settings_for(server, messages_per_connection=3), workers=2)
+        assert deliver.run(cid, threading.Event()) == "finished"
+        got = Counter(m.rcpt for m in server.handler.messages)
+    assert got == Counter(emails)
+    assert max(len(v) for v in sessions.by_session.values()) <= 3
+
+
+def test_early_envelope_faults_belong_to_their_own_rows(engine: Engine) -> None:
+    emails = populate(engine, 30)
+    cid = new_campaign(engine)
+    with SmtpServer(
+        pipelining=True,
+        rcpt_rules={
+            "u5@example.org": "550 5.1.1 No such user",
+            "u9@example.org": "452 4.2.2 Mailbox full",
+            "u13@example.org": "421 4.7.0 closing",
+        },
+        data_rules={"u7@example.org": "554 5.7.1 rejected"},
+        times={"u9@example.org": 1, "u13@example.org": 1},
+    ) as server:
+        deliver = smtp_engine(engine, settings_for(server), workers=1)
+        deliver.retry = dataclasses.replace(deliver.retry, base=0.01, maximum=0.05)
+        assert deliver.run(cid, threading.Event()) == "finished"
+        got = Counter(m.rcpt for m in server.handler.messages)
+        assert all(whole_and_addressed(m) for m in server.handler.messages)
+    rows = {f"u{r.subscriber_id - 1}@example.org": r for r in ledger(engine, cid)}
+    assert rows["u5@example.org"].status == "failed" and rows["u5@example.org"].smtp_code == 550
+    assert rows["u7@example.org"].status == "failed" and rows["u7@example.org"].smtp_code == 554
+    for e in emails:
+        if e not in ("u5@example.org", "u7@example.org"):
+            assert rows[e].status == "sent", (e, rows[e].smtp_reply)
+            assert got[e] == 1, e
+    assert not any(r.in_doubt for r in rows.values())
+
+
+def test_hangup_at_the_early_mail_loses_nobody(engine: Engine) -> None:
+    emails = populate(engine, 12)
+    cid = new_campaign(engine)
+    with SmtpServer(pipelining=True, hangup_at="MAIL") as server:
+        # The first MAIL is the first message's: let it through, then arm the hangup
+        # for the next MAIL, which is the early envelope riding with data.
+        server.handler.hangup_at = None
+        deliver = smtp_engine(engine, settings_for(server), workers=1)
+        original = server.handler.handle_DATA
+
+        armed = {"done": False}
+
+        async def handle_DATA(srv: Any, session: Any, envelope: Any) -> str:
+            reply = await original(srv, session, envelope)
+            if not armed["done"]:
+                armed["done"] = True
+                server.handler.hangup_at = "MAIL"
+            return reply
+
+        server.handler.handle_DATA = handle_DATA  # type: ignore[method-assign]
+        assert deliver.run(cid, threading.Event()) == "finished"
+        got = Counter(m.rcpt for m in server.handler.messages)
+    assert got == Counter(emails)
+    rows = ledger(engine, cid)
+    assert {r.status for r in rows} == {"sent"} and not any(r.in_doubt for r in rows)
+
+
+def test_unsubscribed_between_two_sendable_rows(engine: Engine) -> None:
+    emails = populate(engine, 30)
+    with session_scope(engine) as s:
+        for i in (3, 4, 10, 29):
+            unsubscribe(s, f"u{i}@example.org", "lmec-news")
+    cid = new_campaign(engine)
+    # Unsubscribe more after the rows were made: they are skipped by the engine.
+    with session_scope(engine) as s:
+        for i in (6, 7, 8, 20):
+            unsubscribe(s, f"u{i}@example.org", "lmec-news")
+    with SmtpServer(pipelining=True) as server:
+        deliver = smtp_engine(engine, settings_for(server), workers=1)
+        assert deliver.run(cid, threading.Event()) == "finished"
+        got = Counter(m.rcpt for m in server.handler.messages)
+        assert all(whole_and_addressed(m) for m in server.handler.messages)
+    expected = {e for i, e in enumerate(emails) if i not in (3, 4, 10, 29, 6, 7, 8, 20)}
+    assert set(got) == expected and set(got.values()) == {1}
+    rows = {f"u{r.subscriber_id - 1}@example.org": r for r in ledger(engine, cid)}
+    assert {rows[f"u{i}@example.org"].status for i in (6, 7, 8, 20)} == {"skipped"}
+
+
+def test_a_reply_with_a_nul_byte_is_recorded_not_fatal(engine: Engine) -> None:
+    # The relay's reply text is outside input; PostgreSQL refuses a NUL in a
+    # text column, and the failed commit stopped the run with the row left
+    # "sending" (requeued in doubt, sent again, failing again on every resume).
+    emails = populate(engine, 6)
+    cid = new_campaign(engine)
+    with SmtpServer(
+        pipelining=True,
+        rcpt_rules={"u2@example.org": "550 5.1.1 no\x00such user"},
+        data_rules={"u4@example.org": "250 2.0.0 queued as \x00\x00"},
+    ) as server:
+        deliver = smtp_engine(engine, settings_for(server), workers=1)
+        assert deliver.run(cid, threading.Event()) == "finished"
+        got = Counter(m.rcpt for m in server.handler.messages)
+    # (the test server keeps no copy of a message it answers by a rule, u4's 250 too)
+    assert got == Counter(e for e in emails if e not in ("u2@example.org", "u4@example.org"))
+    rows = {f"u{r.subscriber_id - 1}@example.org": r for r in ledger(engine, cid)}
+    assert rows["u2@example.org"].status == "failed"
+    assert rows["u2@example.org"].smtp_reply == "5.1.1 no\ufffdsuch user"
+    assert rows["u4@example.org"].status == "sent" and not rows["u4@example.org"].in_doubt
+
+
+def test_smtputf8_recipients_between_ascii_ones_with_pipelining(engine: Engine) -> None:
+    from subscribers.lists import create_list
+    from subscribers.members import add_subscriber
+
+    utf8 = ["李伟@例子.example", "jörg@bücher.example", "ñandú@example.org"]
+    emails = [f"u{i}@example.org" for i in range(10)]
+    emails[3:3] = utf8[:1]
+    emails[5:5] = utf8[1:]
+    with session_scope(engine) as s:
+        create_list(s, "lmec-news", title="LMEC Newsletter")
+        for address in emails:
+            add_subscriber(s, address, "lmec-news", confirmed=True)
+    cid = new_campaign(engine)
+    with SmtpServer(pipelining=True, smtputf8=True) as server:
+        deliver = smtp_engine(engine, settings_for(server), workers=1)
+        assert deliver.run(cid, threading.Event()) == "finished"
+        got = server.handler.by_recipient()
+        connections = server.handler.connections
+    assert len(got) == len(emails) and all(len(v) == 1 for v in got.values())
+    for rcpt, (m,) in got.items():
+        needs = not rcpt.split("@")[0].isascii()
+        assert ("SMTPUTF8" in [o.upper() for o in m.options]) == needs, rcpt
+    assert connections == 1
+    assert {r.status for r in ledger(engine, cid)} == {"sent"}
