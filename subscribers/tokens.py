@@ -103,7 +103,11 @@ class Tokens:
         return self._sign(purpose, payload)
 
     def _sign(self, purpose: Purpose, payload: list[int | str | None]) -> str:
-        """What ``URLSafeTimedSerializer.dumps`` makes (uncompressed), which it reads back."""
+        """``URLSafeTimedSerializer.dumps``'s format, always uncompressed, which it reads back.
+
+        dumps itself compresses a payload when zlib makes it shorter, which a
+        short one (ids and a hex digest) seldom is: the bytes are then the same.
+        """
         body = base64_encode(json.dumps(payload, separators=(",", ":")).encode())
         value = body + b"." + base64_encode(int_to_bytes(int(time.time())))
         mac = self._macs[purpose].copy()
