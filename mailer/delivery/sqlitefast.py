@@ -16,6 +16,7 @@ are rare and touch other tables.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -63,16 +64,42 @@ def outcome_row(o: Outcome, now: datetime) -> tuple[object, ...]:
     )
 
 
+_WRITERS: dict[Path, FastWriter] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def fast_writer(path: Path) -> FastWriter:
+    """This process's one FastWriter for the database file ``path``.
+
+    One connection per file and process, however many stores and runs come
+    and go (a Celery worker makes a store per chunk): writes take turns
+    anyway (writelock.py).
+    """
+    key = path.resolve()
+    with _WRITERS_GUARD:
+        if key not in _WRITERS:
+            _WRITERS[key] = FastWriter(key)
+        return _WRITERS[key]
+
+
 class FastWriter:
     """A connection of its own to the database file, used by one writer at a time."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
+        self._inode = 0
         self._guard = threading.Lock()
 
     def _connection(self) -> sqlite3.Connection:
+        inode = os.stat(self.path).st_ino
+        if self._conn is not None and inode != self._inode:
+            # The file was replaced (deleted and made anew): the old connection
+            # would write to the old, unlinked one.
+            self._conn.close()
+            self._conn = None
         if self._conn is None:
+            self._inode = inode
             # Autocommit mode: the transaction is ours to BEGIN and COMMIT.
             # Used by whichever thread leads the group commit, never two at once.
             conn = sqlite3.connect(

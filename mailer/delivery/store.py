@@ -47,7 +47,7 @@ from mailer.delivery.group import GroupCommit
 from mailer.delivery.outcomes import Outcome
 from mailer.delivery.owners import owner_is_dead_here
 from mailer.delivery.recording import write_outcomes
-from mailer.delivery.sqlitefast import FastWriter
+from mailer.delivery.sqlitefast import fast_writer
 from mailer.delivery.writelock import write_turn
 from subscribers.models import Subscriber, Subscription, Suppression
 
@@ -85,7 +85,7 @@ class DeliveryStore:
         path = None if self.postgres else sqlite_path(engine)
         self._turn = None if self.postgres else write_turn(path)
         # A database file: the hot transaction in plain DBAPI calls (sqlitefast.py).
-        self._fast = FastWriter(path) if path is not None else None
+        self._fast = fast_writer(path) if path is not None else None
         # Mark rows as on the wire, unless the campaign stopped sending.
         self.mark = (
             update(Delivery)

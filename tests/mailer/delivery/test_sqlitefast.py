@@ -146,3 +146,29 @@ def test_a_failure_rolls_back_the_whole_group(sqlite_engine: Engine) -> None:
     assert writer.write([(good, utcnow())], {}) == {}  # the connection is usable again
     writer.close()
     assert [r[0] for r in rows(sqlite_engine, cid)] == ["sent", "queued"]
+
+
+def test_one_writer_per_file_and_a_replaced_file_gets_a_new_connection(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    import shutil
+
+    from mailer.delivery.sqlitefast import fast_writer
+
+    path = sqlite_path(sqlite_engine)
+    assert path is not None
+    assert fast_writer(path) is fast_writer(path.parent / ".." / path.parent.name / path.name)
+    populate(sqlite_engine, 1)
+    cid = new_campaign(sqlite_engine)
+    sqlite_engine.dispose()
+    writer = fast_writer(path)
+    assert writer.write([], {cid: ([], utcnow())}) == {cid: False}  # opens its connection
+    copy = tmp_path / "copy.db"
+    shutil.copy(path, copy)
+    path.unlink()
+    shutil.copy(copy, path)  # a new file at the same path
+    with make_engine(f"sqlite:///{path}").connect() as conn:
+        rid = conn.scalar(select(Delivery.id).where(Delivery.campaign_id == cid))
+    assert rid is not None
+    assert writer.write([], {cid: ([rid], utcnow())}) == {cid: True}
+    assert [r[0] for r in rows(make_engine(f"sqlite:///{path}"), cid)] == ["sending"]
