@@ -14,6 +14,7 @@ import hashlib
 import re
 import time
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -56,6 +57,13 @@ _WSP = re.compile(rb"[ \t\r\n]+")
 def relaxed_header(name: bytes, value: bytes) -> bytes:
     """RFC 6376 3.4.2: lower-case name, unfold, collapse whitespace, trim."""
     return name.strip().lower() + b":" + _WSP.sub(b" ", value).strip() + b"\r\n"
+
+
+# Most signed headers (From, Subject, List-Id, Content-Type…) are the same in
+# every message of a campaign: their canonical forms are kept, not redone
+# per message. The per-recipient ones (Date, To, Message-ID, List-Unsubscribe)
+# pass through the cache without pushing the shared ones out.
+_relaxed_kept = lru_cache(maxsize=256)(relaxed_header)
 
 
 class DkimSigner:
@@ -141,30 +149,41 @@ class DkimSigner:
 
 def signed_names(headers: Sequence[tuple[bytes, bytes]]) -> list[str]:
     """The h= list: every instance of each signed header, plus one for the over-signed."""
+    return list(_names_for(tuple(name for name, _ in headers)))
+
+
+@lru_cache(maxsize=64)  # the same header names, in the same order, for a whole campaign
+def _names_for(header_names: tuple[bytes, ...]) -> tuple[str, ...]:
     counts: dict[str, int] = {}
-    for name, _ in headers:
+    for name in header_names:
         key = name.strip().lower().decode("ascii")
         counts[key] = counts.get(key, 0) + 1
     names: list[str] = []
     for h in SIGNED:
         if h in counts:
             names += [h] * (counts[h] + (h in OVERSIGNED))
-    return names
+    return tuple(names)
 
 
 def _select(headers: Sequence[tuple[bytes, bytes]], names: Sequence[str]) -> list[bytes]:
     """RFC 6376 5.4.2: each listed name takes the next instance from the bottom up;
     a name listed beyond its instances (over-signing) contributes nothing."""
-    remaining: dict[str, list[tuple[bytes, bytes]]] = {}
-    for name, value in headers:
-        remaining.setdefault(name.strip().lower().decode("ascii"), []).append((name, value))
+    plan = _selection(tuple(name for name, _ in headers), tuple(names))
+    return [_relaxed_kept(*headers[i]) for i in plan]
+
+
+@lru_cache(maxsize=64)
+def _selection(header_names: tuple[bytes, ...], names: tuple[str, ...]) -> tuple[int, ...]:
+    """Which header (by position) each listed name signs: the same for a whole campaign."""
+    remaining: dict[str, list[int]] = {}
+    for i, name in enumerate(header_names):
+        remaining.setdefault(name.strip().lower().decode("ascii"), []).append(i)
     out = []
     for n in names:
         instances = remaining.get(n)
         if instances:
-            name, value = instances.pop()
-            out.append(relaxed_header(name, value))
-    return out
+            out.append(instances.pop())
+    return tuple(out)
 
 
 def _h_tokens(names: Sequence[str]) -> list[str]:
