@@ -13,6 +13,10 @@ class NotFound(SubscribersError):
     """A list or subscriber named by the caller does not exist."""
 
 
+class ListNotFound(NotFound):
+    """No list has that name (the CLI adds where to see the names)."""
+
+
 class AlreadyExists(SubscribersError):
     """Creating something whose unique name is taken."""
 

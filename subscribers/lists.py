@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from subscribers.errors import AlreadyExists, InvalidInput, NotFound
+from subscribers.errors import AlreadyExists, InvalidInput, ListNotFound
 from subscribers.fields import CONTROL
 from subscribers.models import MailingList, Subscription, SubscriptionStatus
 
@@ -88,7 +88,7 @@ def create_list(
 def get_list(session: Session, slug: str) -> MailingList:
     ml = session.scalar(select(MailingList).where(MailingList.slug == slug))
     if ml is None:
-        raise NotFound(f"no list named {slug!r} (see `mailer lists ls`)")
+        raise ListNotFound(f"no list named {slug!r}")
     return ml
 
 

@@ -15,6 +15,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from mailer.cli.context import shown
+from subscribers.errors import ListNotFound
 
 _WORD = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -57,6 +58,8 @@ def as_click_error(exc: BaseException) -> CliError:
         # The database went away or refused us; the driver's text says why.
         reason = str(exc.orig or exc).strip()
         return CliError(_clean(f"the database cannot be used: {reason}"), "database")
+    if isinstance(exc, ListNotFound):  # where a shell user sees the names; the API says none
+        return CliError(_clean(f"{exc} (see `mailer lists ls`)"), "not_found")
     return CliError(_clean(str(exc)), _code(exc))
 
 

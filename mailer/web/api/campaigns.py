@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -40,6 +40,8 @@ router = APIRouter(tags=["campaigns"])
 
 
 class NewCampaign(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not ignored
+
     issue: int = Field(ge=1, le=2**62, description="A stored issue's id")
     list: str = Field(max_length=100)
     at: datetime | None = Field(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from mailer.accounts import audit
 from mailer.db import session_scope
@@ -19,6 +19,8 @@ router = APIRouter(tags=["issues"])
 
 
 class NewIssue(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not ignored
+
     name: str = Field(
         max_length=200, description="A file name: .md (Markdown) or .html", examples=["issue-8.md"]
     )
@@ -33,6 +35,8 @@ class NewIssue(BaseModel):
 
 
 class TestSend(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not ignored
+
     to: str = Field(max_length=320)
     language: str | None = Field(default=None, max_length=35)
 

@@ -28,6 +28,8 @@ MAX_IMPORT = 50 * 1024 * 1024
 
 
 class NewList(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not ignored
+
     name: str = Field(max_length=100, description="The slug, e.g. events")
     title: str = Field(default="", max_length=200)
     description: str = Field(default="", max_length=2000)
@@ -36,6 +38,8 @@ class NewList(BaseModel):
 
 
 class NewSubscriber(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not ignored
+
     email: str = Field(max_length=320)
     list: str = Field(max_length=100)
     name: str = Field(default="", max_length=200)
@@ -59,10 +63,14 @@ class SubscriberChanges(BaseModel):
 
 
 class Unsubscribe(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not ignored
+
     list: str | None = Field(default=None, max_length=100, description="Omit: every list")
 
 
 class Suppress(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not ignored
+
     note: str = Field(default="", max_length=500)
 
 
