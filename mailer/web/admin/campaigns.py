@@ -104,9 +104,21 @@ def _campaign_page(
     )
 
 
+Shown = Annotated[str | None, Query(pattern="^[a-z_]{1,20}$")]
+
+
 @router.get("/campaigns/{campaign_id}/live")
-def live(request: Request, campaign_id: Id, user: Viewer) -> Response:
-    return fragment("live.html", **_live(request, campaign_id))
+def live(request: Request, campaign_id: Id, user: Viewer, shown: Shown = None) -> Response:
+    """The part htmx refreshes; ``shown``: the status the page was drawn with.
+
+    When the status changed (finished, paused elsewhere), htmx reloads the whole
+    page, so its buttons (pause, resume, cancel) match the campaign again.
+    """
+    context = _live(request, campaign_id)
+    response = fragment("live.html", **context)
+    if shown is not None and shown != context["r"].status:
+        response.headers["HX-Refresh"] = "true"
+    return response
 
 
 @router.post("/campaigns/{campaign_id}/{action}")

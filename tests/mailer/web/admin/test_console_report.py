@@ -107,6 +107,20 @@ def test_the_watch_page_charts_the_send_rate_per_minute(sent: Sent, login: Login
     assert "<caption>Messages sent per minute (UTC)</caption>" in live
 
 
+def test_the_page_reloads_when_the_status_it_shows_is_out_of_date(sent: Sent, login: Login) -> None:
+    c = login("viewer")
+    status = c.get(f"/admin/campaigns/{sent.campaign}/live").text
+    shown = re.search(r'live\?shown=(\w+)|class="status (\w+)"', status)
+    assert shown
+    current = shown.group(1) or shown.group(2)
+    same = c.get(f"/admin/campaigns/{sent.campaign}/live", params={"shown": current})
+    assert same.status_code == 200 and "HX-Refresh" not in same.headers
+    stale = c.get(f"/admin/campaigns/{sent.campaign}/live", params={"shown": "paused"})
+    assert stale.headers.get("HX-Refresh") == "true"  # its buttons no longer fit
+    bad = c.get(f"/admin/campaigns/{sent.campaign}/live", params={"shown": "<x>"})
+    assert bad.status_code == 422
+
+
 def test_the_report_service_counts_who_left_since_the_start(sent: Sent, engine: Engine) -> None:
     with session_scope(engine) as s:
         r = report(s, sent.campaign)
