@@ -30,6 +30,7 @@ class Sessions:
 
     def __init__(self, server: SmtpServer) -> None:
         self.by_session: dict[int, list[str]] = defaultdict(list)
+        self.alive: list[Any] = []
         self.lock = threading.Lock()
         original = server.handler.handle_DATA
 
@@ -37,6 +38,8 @@ class Sessions:
             reply = await original(srv, session, envelope)
             if reply.startswith("250"):
                 with self.lock:
+                    # Kept alive, so a later session cannot reuse a finished one's id.
+                    self.alive.append(session)
                     self.by_session[id(session)].append(envelope.rcpt_tos[0].lower())
             return reply
 
