@@ -29,22 +29,23 @@ from sqlalchemy import Engine
 
 from mailer.bounces.process import policy_of
 from mailer.bounces.verp import verp_address
-from mailer.campaigns.models import Campaign, CampaignStatus, DeliveryStatus
+from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.campaigns.service import campaign_issues, finish_if_done
 from mailer.compose import Composition, compose
 from mailer.db import session_scope
+from mailer.delivery.attempt import prepare, send_one
 from mailer.delivery.breaker import Breaker
 from mailer.delivery.folded import Recorder, recorder
-from mailer.delivery.outcomes import Outcome, RetryPolicy, error_outcome, failed_attempt
+from mailer.delivery.outcomes import Outcome, RetryPolicy
 from mailer.delivery.owners import owner_id
 from mailer.delivery.ratelimit import TokenBucket
 from mailer.delivery.run import Link, Run
 from mailer.delivery.store import Claimed, DeliveryStore
-from mailer.message import MessageFactory, OutgoingMessage, Recipient
+from mailer.message import MessageFactory, OutgoingMessage
 from mailer.settings import Settings
-from mailer.transport import PermanentFailure, SessionFailure, TemporaryFailure, Transport
+from mailer.transport import SessionFailure, Transport
 from mailer.transport.smtp import SmtpConnection, smtp_config
-from subscribers.models import MailingList, SubscriptionStatus, utcnow
+from subscribers.models import MailingList, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -263,24 +264,7 @@ class DeliveryEngine:
         return verp_address(self.verp[0], self.verp[1], campaign_id, subscriber_id, key)
 
     def _prepare(self, run: Run, row: Claimed) -> OutgoingMessage | Outcome:
-        """The message for ``row``, or the outcome that says why there is none."""
-        if row.subscriber_id is None or row.email is None:
-            return Outcome(row.id, DeliveryStatus.SKIPPED, reply="subscriber erased")
-        if row.subscription != SubscriptionStatus.CONFIRMED:
-            return Outcome(
-                row.id,
-                DeliveryStatus.SKIPPED,
-                reply=f"subscription is {row.subscription or 'gone'}",
-            )
-        if row.suppressed:
-            return Outcome(row.id, DeliveryStatus.SKIPPED, reply="address is suppressed")
-        try:
-            return run.factory(row.language).build(
-                Recipient(row.subscriber_id, row.email, row.name, row.attributes, row.link_key)
-            )
-        except Exception as exc:  # bad data or a bug: this recipient, not the run
-            log.exception("building the message for delivery %d failed", row.id)
-            return error_outcome(row.id, exc)
+        return prepare(run.factory, row)
 
     def _send(
         self,
@@ -290,63 +274,17 @@ class DeliveryEngine:
         link: Link,
         nxt: tuple[Claimed, OutgoingMessage] | None = None,
     ) -> Outcome:
-        assert row.subscriber_id is not None and row.email is not None
-        attempt = row.attempts + 1
-        try:
-            transport = link.get()
-            if nxt is not None:
-                self._announce(campaign_id, transport, *nxt)
-            return_path = self._return_path(campaign_id, row.subscriber_id, row.link_key)
-            if message.wire is not None and getattr(transport, "takes_wire", False):
-                result = transport.send(  # type: ignore[call-arg]
-                    return_path,
-                    message.envelope_to,
-                    message.data,
-                    message.smtputf8,
-                    wire=message.wire,
-                )
-            else:
-                result = transport.send(
-                    return_path, message.envelope_to, message.data, message.smtputf8
-                )
-        except (TemporaryFailure, PermanentFailure) as exc:
-            return failed_attempt(
-                row.id,
-                row.email,
-                attempt,
-                row.created_at,
-                exc,
-                message.message_id,
-                self.retry,
-                utcnow(),
-            )
-        except SessionFailure:
-            raise
-        except Exception as exc:  # a bug in sending one message: its session is suspect
-            log.exception("sending delivery %d failed", row.id)
-            link.close()
-            return error_outcome(row.id, exc, message.message_id)
-        return Outcome(
-            row.id,
-            DeliveryStatus.SENT,
-            result.code,
-            result.reply,
-            message.message_id,
-            sent_at=utcnow(),
-        )
-
-    def _announce(
-        self, campaign_id: int, transport: Transport, row: Claimed, message: OutgoingMessage
-    ) -> None:
-        """Tell an SMTP transport the next envelope, to pipeline it with this message's data."""
-        announce = getattr(transport, "announce", None)
-        if announce is None or row.subscriber_id is None:
-            return
-        try:
-            return_path = self._return_path(campaign_id, row.subscriber_id, row.link_key)
-            announce(return_path, message.envelope_to, message.smtputf8)
-        except Exception:  # only a saving: that message's own send will say what is wrong
-            log.debug("announcing delivery %d failed", row.id, exc_info=True)
+        assert row.subscriber_id is not None
+        return_path = self._return_path(campaign_id, row.subscriber_id, row.link_key)
+        ahead = None
+        if nxt is not None and (n_sid := nxt[0].subscriber_id) is not None:
+            n_row, n_message = nxt
+            try:
+                n_path = self._return_path(campaign_id, n_sid, n_row.link_key)
+                ahead = (n_path, n_message)
+            except Exception:  # only a saving: that row's own send will say what is wrong
+                log.debug("no return path ahead for delivery %d", n_row.id, exc_info=True)
+        return send_one(row, message, link, return_path, ahead, self.retry)
 
 
 def envelope_sender(settings: Settings) -> str:
