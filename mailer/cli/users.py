@@ -6,7 +6,7 @@ import click
 
 from mailer.accounts import audit, tokens, users
 from mailer.accounts.audit import CLI
-from mailer.accounts.models import Role
+from mailer.accounts.models import Role, User
 from mailer.cli.context import App, app, print_json, shown
 from mailer.errors import MailerError
 
@@ -46,15 +46,8 @@ def create(ctx: click.Context, email: str, role: str, as_json: bool) -> None:
     with a.session() as s:
         user = users.create_user(s, email, role)
         audit.record(s, CLI, "user.create", user.email, role=user.role)
-        link = f"{a.settings.base_url.rstrip('/')}/admin/password/" + users.one_time_token(
-            secret, user
-        )
-        found = {"email": user.email, "role": user.role, "link": link}
-    if as_json:
-        print_json(found)
-    else:
-        click.echo(f"Created {found['email']} ({found['role']}). Send them this one-time link:")
-        click.echo(link)
+        found = _with_link(a, secret, user)
+    _show_link(found, as_json, f"Created {found['email']} ({found['role']}). Send them")
 
 
 @users_group.command("reset")
@@ -79,15 +72,23 @@ def reset(ctx: click.Context, email: str, as_json: bool) -> None:
         if user.disabled:
             raise MailerError(f"{user.email} is disabled: `mailer users disable --enable` first")
         audit.record(s, CLI, "user.reset", user.email)
-        link = f"{a.settings.base_url.rstrip('/')}/admin/password/" + users.one_time_token(
-            secret, user
-        )
-        found = {"email": user.email, "role": user.role, "link": link}
+        found = _with_link(a, secret, user)
+    _show_link(found, as_json, f"Send {found['email']}")
+
+
+def _with_link(a: App, secret: str, user: User) -> dict[str, str]:
+    """The user, and a one-time link to the page that sets their password."""
+    page = f"{a.settings.base_url.rstrip('/')}/admin/password/"
+    link = page + users.one_time_token(secret, user)
+    return {"email": user.email, "role": user.role, "link": link}
+
+
+def _show_link(found: dict[str, str], as_json: bool, lead: str) -> None:
     if as_json:
         print_json(found)
     else:
-        click.echo(f"Send {found['email']} this one-time link to set a new password:")
-        click.echo(link)
+        click.echo(f"{lead} this one-time link to set a password:")
+        click.echo(found["link"])
 
 
 @users_group.command("ls")

@@ -4,9 +4,6 @@ Against a real aiosmtpd server with PIPELINING. The engine announces the next
 envelope; only the envelope goes early, never the next message's text.
 """
 
-import smtplib
-from collections.abc import Iterator
-
 import pytest
 
 from mailer.transport import PermanentFailure
@@ -18,19 +15,6 @@ def message(i: int) -> bytes:
     return (
         f"From: a@example.org\r\nTo: r{i}@example.org\r\nSubject: {i}\r\n\r\nbody {i}\r\n".encode()
     )
-
-
-@pytest.fixture
-def writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
-    seen: list[bytes] = []
-    original = smtplib.SMTP.send
-
-    def send(self: smtplib.SMTP, s: bytes | str) -> None:
-        seen.append(s if isinstance(s, bytes) else s.encode())
-        original(self, s)
-
-    monkeypatch.setattr(smtplib.SMTP, "send", send)
-    yield seen
 
 
 def connect(server: SmtpServer, max_messages: int = 100) -> SmtpConnection:

@@ -5,7 +5,6 @@ at each step: MAIL, RCPT and DATA refused or the connection dropped there.
 """
 
 import smtplib
-from collections.abc import Iterator
 
 import idna
 import pytest
@@ -17,20 +16,6 @@ from mailer.transport.smtp import SmtpConfig, SmtpConnection, data_payload
 from tests.smtp_server import SmtpServer
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\n.dot\r\nbody\r\n"
-
-
-@pytest.fixture
-def writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
-    """Every write the client makes, as it makes it."""
-    seen: list[bytes] = []
-    original = smtplib.SMTP.send
-
-    def send(self: smtplib.SMTP, s: bytes | str) -> None:
-        seen.append(s if isinstance(s, bytes) else s.encode())
-        original(self, s)
-
-    monkeypatch.setattr(smtplib.SMTP, "send", send)
-    yield seen
 
 
 def connect(server: SmtpServer) -> SmtpConnection:
