@@ -3,9 +3,10 @@
 Everything is real: PostgreSQL, a redis-server of the test's own (or the
 machine's RabbitMQ, in a vhost of the test's own), an aiosmtpd server,
 `mailer run --no-web` enqueueing the chunks and three `mailer worker`
-processes. The issue asks for 30,000 recipients; FLEET_RECIPIENTS is 2,000
-by default (MAILER_TEST_FLEET_RECIPIENTS=30000 for the full size) so that
-the five runs fit CI on a 2-core machine. Measured here: 1,000 recipients
+processes. The exactly-once test sends to 30,000 recipients, the issue's
+size (MAILER_TEST_FLEET_FULL); the kill, restart and pause tests to
+FLEET_RECIPIENTS, 2,000 by default (MAILER_TEST_FLEET_RECIPIENTS=30000 for
+the full size), so that they all fit CI on a 2-core machine. Measured here: 1,000 recipients
 took about 35 s a test at load average 6, 3,000 took 58 s (Redis) and 73 s
 (RabbitMQ) for the kill test at load 8, and 600 took 3.5 to 7 minutes while
 eight test suites loaded the machine to 20. Chunks are 150 rows, so 2,000
@@ -39,6 +40,8 @@ from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import wait_for
 
 FLEET_RECIPIENTS = int(os.environ.get("MAILER_TEST_FLEET_RECIPIENTS", "2000"))
+# The exactly-once test runs at the issue's full size: 139 s here on 2 cores.
+FULL_SIZE = int(os.environ.get("MAILER_TEST_FLEET_FULL", "30000"))
 WORKERS = 3
 DONE_WITHIN = 600.0  # generous: the machine is shared; this is a hang guard, not a timing
 
@@ -119,7 +122,7 @@ def test_three_workers_deliver_each_recipient_exactly_once(
     fleet: Fleet, smtp: SmtpServer, pg_url: str, tmp_path: Path
 ) -> None:
     ports = [free_port() for _ in range(WORKERS)]
-    launch(fleet, smtp, tmp_path, metrics_ports=ports)
+    launch(fleet, smtp, tmp_path, n=FULL_SIZE, metrics_ports=ports)
     # Every worker shows up in the web app's /metrics, by its heartbeat in Redis.
     web = TestClient(
         create_app(
@@ -130,10 +133,10 @@ def test_three_workers_deliver_each_recipient_exactly_once(
         )
     )
     assert wait_for(lambda: sample(web.get("/metrics").text, "mailer_workers_alive") == WORKERS, 60)
-    report = finish(fleet, Ledger(pg_url))
+    report = finish(fleet, Ledger(pg_url), FULL_SIZE)
     counts = Counter(m.rcpt for m in smtp.handler.messages)
-    assert len(counts) == FLEET_RECIPIENTS and set(counts.values()) == {1}
-    assert report["in_doubt"] == 0 and report["sent"] == FLEET_RECIPIENTS
+    assert len(counts) == FULL_SIZE and set(counts.values()) == {1}
+    assert report["in_doubt"] == 0 and report["sent"] == FULL_SIZE
     assert workers_that_sent(fleet) >= 2, "the chunks were not spread over the workers"
     # Each worker's own /metrics: its sends add up to the campaign, and it beats.
     sent = 0.0
@@ -142,9 +145,9 @@ def test_three_workers_deliver_each_recipient_exactly_once(
             text = r.read().decode()
         sent += sample(text, "mailer_messages_total", campaign="1", outcome="sent") or 0.0
         assert (sample(text, "mailer_worker_heartbeat_timestamp_seconds") or 0) > 0
-    assert sent == FLEET_RECIPIENTS
+    assert sent == FULL_SIZE
     assert sample(web.get("/metrics").text, "mailer_ledger_rows", campaign="1", status="sent") == (
-        FLEET_RECIPIENTS
+        FULL_SIZE
     )
 
 
