@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 BATCH = 128  # claims take the write lock: fewer of them is what lets processes scale
 LEASE = timedelta(minutes=10)
 RECOVER_SECONDS = 1.0  # how often idle workers look for rows of dead workers
+ANNOUNCE_MAX_WAIT = 30.0  # seconds a worker may wait for its turn with an envelope open
 SESSION_TRIES = 5  # a connection refused this many times in a row pauses the campaign
 
 __all__ = ["BATCH", "DeliveryEngine", "RetryPolicy", "envelope_sender", "smtp_engine"]
@@ -224,7 +225,8 @@ class DeliveryEngine:
                 pending.clear()
                 nxt = next(ahead, None)
                 try:
-                    outcome = self._send(run.campaign_id, row, ready, link, nxt)
+                    announce = nxt if self._may_announce() else None
+                    outcome = self._send(run.campaign_id, row, ready, link, announce)
                 except SessionFailure as exc:
                     self.store.unsend(row, utcnow())
                     failure = exc
@@ -237,6 +239,13 @@ class DeliveryEngine:
             rec.advance(run.campaign_id, pending, None, now)
             self.store.release([r.id for r in batch if r.id not in done], now)
         return failure
+
+    def _may_announce(self) -> bool:
+        """Whether the next envelope may go early: not when a slow rate limit would keep
+        it open at the relay, in DATA, for long (relays give up on a silent DATA after
+        a few minutes, RFC 5321 4.5.3.2), which would leave that message in doubt."""
+        rate = self.limiter.rate
+        return rate <= 0 or self.workers / rate <= ANNOUNCE_MAX_WAIT
 
     def _sendable(
         self, run: Run, batch: list[Claimed], pending: list[Outcome], done: set[int]

@@ -279,3 +279,54 @@ def test_smtputf8_recipients_between_ascii_ones_with_pipelining(engine: Engine) 
         assert ("SMTPUTF8" in [o.upper() for o in m.options]) == needs, rcpt
     assert connections == 1
     assert {r.status for r in ledger(engine, cid)} == {"sent"}
+
+
+class FakeTime:
+    """A clock the token bucket sleeps on without the test waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _announced(engine: Engine, rate: float) -> tuple[int, Counter[str]]:
+    from mailer.delivery.ratelimit import TokenBucket
+    from mailer.transport.smtp import SmtpConnection
+
+    emails = populate(engine, 6)
+    cid = new_campaign(engine)
+    calls = []
+    original = SmtpConnection.announce
+
+    def spy(self: SmtpConnection, *args: Any, **kw: Any) -> None:
+        calls.append(args)
+        original(self, *args, **kw)
+
+    fake = FakeTime()
+    with SmtpServer(pipelining=True) as server:
+        deliver = smtp_engine(engine, settings_for(server), workers=1)
+        deliver.limiter = TokenBucket(rate, clock=fake.clock, sleep=fake.sleep)
+        SmtpConnection.announce = spy  # type: ignore[method-assign]
+        try:
+            assert deliver.run(cid, threading.Event()) == "finished"
+        finally:
+            SmtpConnection.announce = original  # type: ignore[method-assign]
+        got = Counter(m.rcpt for m in server.handler.messages)
+    assert got == Counter(emails)
+    return len(calls), got
+
+
+def test_a_slow_rate_limit_sends_no_envelope_early(engine: Engine) -> None:
+    # One message a minute: the next envelope would sit at 354 for a minute.
+    announced, _ = _announced(engine, rate=1 / 60)
+    assert announced == 0
+
+
+def test_without_a_slow_rate_limit_every_next_envelope_goes_early(engine: Engine) -> None:
+    announced, _ = _announced(engine, rate=0)
+    assert announced == 5  # all but the last of the batch
