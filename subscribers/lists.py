@@ -30,7 +30,10 @@ class ListSummary:
         return sum(self.counts.values())
 
     def as_dict(self) -> dict[str, object]:
+        # "name", as the API and `lists create NAME` call it; "slug" stays for
+        # scripts written against the earlier output.
         return {
+            "name": self.slug,
             "slug": self.slug,
             "title": self.title,
             "description": self.description,

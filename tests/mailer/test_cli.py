@@ -116,7 +116,8 @@ def test_lists_and_subscribers_end_to_end(run, tmp_path: Path) -> None:  # type:
 
     shown = json.loads(run("lists", "show", "lmec-news", "--json").output)
     assert shown["counts"] == {"unconfirmed": 2, "confirmed": 1, "unsubscribed": 0}
-    assert len(json.loads(run("lists", "ls", "--json").output)) == 1
+    listed = json.loads(run("lists", "ls", "--json").output)
+    assert len(listed) == 1 and listed[0]["name"] == listed[0]["slug"]
     listed = json.loads(run("subscribers", "ls", "--status", "confirmed", "--json").output)
     assert [x["email"] for x in listed] == ["li.wei@example.org"]
 

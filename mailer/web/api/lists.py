@@ -76,7 +76,8 @@ class Suppress(BaseModel):
 
 def _list_json(s: Any, slug: str) -> dict[str, Any]:
     d = summarize_list(s, slug).as_dict()
-    return {"name": d.pop("slug"), **d}
+    d.pop("slug")  # the API has only "name"
+    return d
 
 
 @router.get("/lists", summary="The lists, with their name (slug), title and counts")
