@@ -65,6 +65,9 @@ class Handler:
     pipelining: bool = False
     data_cmd_rule: str | None = None
     hangup_at: str | None = None
+    # Set: each DATA reply waits (up to 5 s) until the event is set, then 250;
+    # never set, the reply is a 451.
+    hold_data: threading.Event | None = None
 
     def hangup(self, server: SMTP, command: str) -> bool:
         if self.hangup_at != command:
@@ -137,6 +140,12 @@ class Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.hold_data is not None:
+            released = await asyncio.get_running_loop().run_in_executor(
+                None, self.hold_data.wait, 5
+            )
+            if not released:
+                return "451 4.3.0 held data never released"
         rcpt = envelope.rcpt_tos[0].lower()
         if rcpt in self.drop_after_data:
             self.drop_after_data.discard(rcpt)

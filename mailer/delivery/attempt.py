@@ -23,8 +23,8 @@ from subscribers.models import SubscriptionStatus, utcnow
 log = logging.getLogger(__name__)
 
 
-def prepare(factory: Callable[[str], MessageFactory], row: Claimed) -> OutgoingMessage | Outcome:
-    """The message for ``row``, or the outcome that says why there is none."""
+def skipped(row: Claimed) -> Outcome | None:
+    """Why ``row`` gets no message (its subscriber left, was erased or suppressed), if so."""
     if row.subscriber_id is None or row.email is None:
         return Outcome(row.id, DeliveryStatus.SKIPPED, reply="subscriber erased")
     if row.subscription != SubscriptionStatus.CONFIRMED:
@@ -35,6 +35,12 @@ def prepare(factory: Callable[[str], MessageFactory], row: Claimed) -> OutgoingM
         )
     if row.suppressed:
         return Outcome(row.id, DeliveryStatus.SKIPPED, reply="address is suppressed")
+    return None
+
+
+def build(factory: Callable[[str], MessageFactory], row: Claimed) -> OutgoingMessage | Outcome:
+    """The message for a row ``skipped`` let through; a build error is its outcome."""
+    assert row.subscriber_id is not None and row.email is not None
     try:
         return factory(row.language).build(
             Recipient(row.subscriber_id, row.email, row.name, row.attributes, row.link_key)
@@ -49,11 +55,13 @@ def send_one(
     message: OutgoingMessage,
     link: Link,
     return_path: str,
-    ahead: tuple[str, OutgoingMessage] | None,
+    ahead: tuple[str, str] | None,
     retry: RetryPolicy,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Outcome:
-    """Send ``message``; ``ahead``: the next message's return path and message, whose
-    envelope an SMTP transport pipelines with this one's data."""
+    """Send ``message``; ``ahead``: the next message's return path and recipient, whose
+    envelope an SMTP transport pipelines with this one's data; ``meanwhile``: work
+    an SMTP transport does while the relay takes the data (see SmtpConnection.send)."""
     assert row.email is not None
     try:
         transport = link.get()
@@ -61,7 +69,12 @@ def send_one(
             _announce(transport, row.id, *ahead)
         if message.wire is not None and getattr(transport, "takes_wire", False):
             result = transport.send(  # type: ignore[call-arg]
-                return_path, message.envelope_to, message.data, message.smtputf8, wire=message.wire
+                return_path,
+                message.envelope_to,
+                message.data,
+                message.smtputf8,
+                wire=message.wire,
+                meanwhile=meanwhile,
             )
         else:
             result = transport.send(
@@ -94,12 +107,17 @@ def send_one(
     )
 
 
-def _announce(transport: Transport, row_id: int, return_path: str, nxt: OutgoingMessage) -> None:
-    """Tell an SMTP transport the next envelope, to pipeline it with this message's data."""
+def _announce(transport: Transport, row_id: int, return_path: str, recipient: str) -> None:
+    """Tell an SMTP transport the next envelope, to pipeline it with this message's data.
+
+    The envelope comes from the ledger row, before that message is built
+    (it is built while this one's reply is awaited): the transport derives
+    SMTPUTF8 from the addresses, as the message's own send does.
+    """
     announce = getattr(transport, "announce", None)
     if announce is None:
         return
     try:
-        announce(return_path, nxt.envelope_to, nxt.smtputf8)
+        announce(return_path, recipient)
     except Exception:  # only a saving: that message's own send will say what is wrong
         log.debug("announcing the message after delivery %d failed", row_id, exc_info=True)

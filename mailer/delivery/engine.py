@@ -18,6 +18,7 @@ on. A stop request lets the message in flight finish and hands the rest back.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -33,7 +34,7 @@ from mailer.campaigns.models import Campaign, CampaignStatus
 from mailer.campaigns.service import campaign_issues, finish_if_done
 from mailer.compose import Composition, compose
 from mailer.db import session_scope
-from mailer.delivery.attempt import prepare, send_one
+from mailer.delivery.attempt import build, send_one, skipped
 from mailer.delivery.breaker import Breaker
 from mailer.delivery.folded import Recorder, recorder
 from mailer.delivery.outcomes import Outcome, RetryPolicy
@@ -204,13 +205,21 @@ class DeliveryEngine:
         pending: list[Outcome] = []  # outcomes not yet committed
         done: set[int] = set()
         failure: SessionFailure | None = None
-        # One message ahead: its envelope rides with this message's data (announce).
-        ahead = self._sendable(run, batch, pending, done)
-        nxt = next(ahead, None)
+        # One message ahead: its envelope (from its row) rides with this
+        # message's data (announce), and it is built while the relay takes
+        # this one (meanwhile) rather than while the relay waits for us.
+        rows = self._sendable(run, batch, pending, done)
+        nxt = next(rows, None)
+        built: list[OutgoingMessage | Outcome] = []  # nxt's message, once built
         leased = time.monotonic()
         try:
             while nxt is not None and not run.stopped():
-                row, ready = nxt
+                row, nxt = nxt, None
+                ready = built.pop() if built else build(run.factory, row)
+                if isinstance(ready, Outcome):  # could not be built
+                    self._settle(run, ready, pending, done)
+                    nxt = next(rows, None)
+                    continue
                 self.limiter.acquire()
                 if time.monotonic() - leased > LEASE.total_seconds() / 3:
                     # A low rate limit or a slow relay: the batch outlives its
@@ -223,10 +232,13 @@ class DeliveryEngine:
                     pending.clear()
                     break  # paused or cancelled meanwhile
                 pending.clear()
-                nxt = next(ahead, None)
+                nxt = next(rows, None)
+                meanwhile = None
+                if nxt is not None:
+                    meanwhile = functools.partial(self._build_ahead, run, nxt, built)
                 try:
                     announce = nxt if self._may_announce() else None
-                    outcome = self._send(run.campaign_id, row, ready, link, announce)
+                    outcome = self._send(run.campaign_id, row, ready, link, announce, meanwhile)
                 except SessionFailure as exc:
                     self.store.unsend(row, utcnow())
                     failure = exc
@@ -240,6 +252,10 @@ class DeliveryEngine:
             self.store.release([r.id for r in batch if r.id not in done], now)
         return failure
 
+    def _build_ahead(self, run: Run, row: Claimed, built: list[OutgoingMessage | Outcome]) -> None:
+        if not built and not run.stopped():
+            built.append(build(run.factory, row))
+
     def _may_announce(self) -> bool:
         """Whether the next envelope may go early: not when a slow rate limit would keep
         it open at the relay, in DATA, for long (relays give up on a silent DATA after
@@ -249,18 +265,22 @@ class DeliveryEngine:
 
     def _sendable(
         self, run: Run, batch: list[Claimed], pending: list[Outcome], done: set[int]
-    ) -> Iterator[tuple[Claimed, OutgoingMessage]]:
-        """The batch's messages, built one at a time; rows with none become outcomes."""
+    ) -> Iterator[Claimed]:
+        """The batch's rows that get a message; the others become outcomes."""
         for row in batch:
             if run.stopped():
                 return
-            ready = self._prepare(run, row)
-            if isinstance(ready, Outcome):  # skipped, or could not be built
-                pending.append(ready)
-                done.add(row.id)
-                self._note(run, ready)
+            reason = skipped(row)
+            if reason is not None:
+                self._settle(run, reason, pending, done)
                 continue
-            yield row, ready
+            yield row
+
+    def _settle(self, run: Run, outcome: Outcome, pending: list[Outcome], done: set[int]) -> None:
+        """A row that gets no message: its outcome goes with the next commit."""
+        pending.append(outcome)
+        done.add(outcome.id)
+        self._note(run, outcome)
 
     def _note(self, run: Run, outcome: Outcome) -> None:
         reason = run.breaker.note(outcome)
@@ -272,28 +292,25 @@ class DeliveryEngine:
             return self.envelope_from
         return verp_address(self.verp[0], self.verp[1], campaign_id, subscriber_id, key)
 
-    def _prepare(self, run: Run, row: Claimed) -> OutgoingMessage | Outcome:
-        return prepare(run.factory, row)
-
     def _send(
         self,
         campaign_id: int,
         row: Claimed,
         message: OutgoingMessage,
         link: Link,
-        nxt: tuple[Claimed, OutgoingMessage] | None = None,
+        nxt: Claimed | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> Outcome:
         assert row.subscriber_id is not None
         return_path = self._return_path(campaign_id, row.subscriber_id, row.link_key)
         ahead = None
-        if nxt is not None and (n_sid := nxt[0].subscriber_id) is not None:
-            n_row, n_message = nxt
+        if nxt is not None and nxt.subscriber_id is not None and nxt.email is not None:
             try:
-                n_path = self._return_path(campaign_id, n_sid, n_row.link_key)
-                ahead = (n_path, n_message)
+                n_path = self._return_path(campaign_id, nxt.subscriber_id, nxt.link_key)
+                ahead = (n_path, nxt.email)
             except Exception:  # only a saving: that row's own send will say what is wrong
-                log.debug("no return path ahead for delivery %d", n_row.id, exc_info=True)
-        return send_one(row, message, link, return_path, ahead, self.retry)
+                log.debug("no return path ahead for delivery %d", nxt.id, exc_info=True)
+        return send_one(row, message, link, return_path, ahead, self.retry, meanwhile)
 
 
 def envelope_sender(settings: Settings) -> str:

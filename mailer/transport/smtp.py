@@ -10,8 +10,10 @@ session.py's; the bytes on the wire are wire.py's.
 from __future__ import annotations
 
 import contextlib
+import logging
 import smtplib
 import socket
+from collections.abc import Callable
 
 from mailer.transport.base import (
     PermanentFailure,
@@ -35,6 +37,8 @@ from mailer.transport.wire import (
     envelope_commands,
     wire_envelope,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Envelope",
@@ -86,8 +90,15 @@ class SmtpConnection:
         data: bytes,
         smtputf8: bool = False,
         wire: bytes | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> SendResult:
-        """Deliver ``data``; ``wire``, if given, is ``data_payload(data)`` made ahead."""
+        """Deliver ``data``; ``wire``, if given, is ``data_payload(data)`` made ahead.
+
+        ``meanwhile`` is called at most once, after the data went out and
+        before its reply is read: the engine builds the next message while
+        the relay takes this one (otherwise both would wait for each other).
+        It must not raise; if it does, the error is logged and the send goes on.
+        """
         envelope = wire_envelope(envelope_from, recipient, smtputf8)
         if envelope is None:
             # It would end the command early and smuggle in one of its own.
@@ -117,7 +128,7 @@ class SmtpConnection:
                 options = ["SMTPUTF8", "BODY=8BITMIME"]
             if smtp.has_extn("pipelining"):
                 payload = wire if wire is not None else data_payload(data)
-                code, reply = self._pipelined(smtp, envelope, payload, early, nxt)
+                code, reply = self._pipelined(smtp, envelope, payload, early, nxt, meanwhile)
             else:
                 code, reply = self._stepwise(
                     smtp, envelope.sender, envelope.recipient, options, data
@@ -166,6 +177,7 @@ class SmtpConnection:
         payload: bytes,
         early: list[tuple[int, bytes]] | None = None,
         nxt: Envelope | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> tuple[int, bytes]:
         """RFC 2920: MAIL, RCPT and DATA in one write, then their three replies in order.
 
@@ -201,6 +213,8 @@ class SmtpConnection:
         if nxt is not None:
             payload += envelope_commands(nxt)
         smtp.send(payload)
+        if meanwhile is not None:
+            _call_safely(meanwhile)
         code, reply = smtp.getreply()
         if nxt is not None:
             self._read_early(smtp, nxt, code)
@@ -265,3 +279,12 @@ class SmtpConnection:
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
+
+
+def _call_safely(meanwhile: Callable[[], None]) -> None:
+    """A failure of the caller's own work must not pass for this message's:
+    the data is out, and only its reply says what became of it."""
+    try:
+        meanwhile()
+    except Exception:
+        log.exception("work done while waiting for the relay failed")

@@ -4,6 +4,8 @@ Against a real aiosmtpd server with PIPELINING. The engine announces the next
 envelope; only the envelope goes early, never the next message's text.
 """
 
+import threading
+
 import pytest
 
 from mailer.transport import PermanentFailure
@@ -155,3 +157,64 @@ def test_an_smtputf8_envelope_is_not_sent_early_to_a_server_without_it() -> None
         conn.close()
         assert [m.rcpt for m in server.handler.messages] == ["r0@example.org", "r2@example.org"]
         assert server.handler.connections == 1
+
+
+def test_meanwhile_runs_while_the_server_holds_the_data() -> None:
+    # The server answers DATA only once `meanwhile` ran: had the client read
+    # the reply first, the server would time out with a 451.
+    held = threading.Event()
+    calls = []
+
+    def meanwhile() -> None:
+        calls.append(len(server.handler.messages))
+        held.set()
+
+    with SmtpServer(pipelining=True, hold_data=held) as server:
+        conn = connect(server)
+        assert (
+            conn.send("b@example.org", "r0@example.org", message(0), meanwhile=meanwhile).code
+            == 250
+        )
+        held.clear()
+        conn.announce("b@example.org", "r2@example.org")
+        assert (
+            conn.send("b@example.org", "r1@example.org", message(1), meanwhile=meanwhile).code
+            == 250
+        )
+        conn.close()
+        got = server.handler.by_recipient()
+    assert calls == [0, 1]  # once per send, before the server had taken that message
+    assert [got[r][0].data for r in ("r0@example.org", "r1@example.org")] == [
+        message(0),
+        message(1),
+    ]
+
+
+def test_a_failing_meanwhile_does_not_fail_the_message(caplog: pytest.LogCaptureFixture) -> None:
+    def meanwhile() -> None:
+        raise RuntimeError("the next message could not be built")
+
+    with SmtpServer(pipelining=True) as server:
+        conn = connect(server)
+        assert (
+            conn.send("b@example.org", "r0@example.org", message(0), meanwhile=meanwhile).code
+            == 250
+        )
+        assert conn.send("b@example.org", "r1@example.org", message(1)).code == 250
+        conn.close()
+        got = server.handler.by_recipient()
+        assert server.handler.connections == 1
+    assert {r: len(v) for r, v in got.items()} == {"r0@example.org": 1, "r1@example.org": 1}
+    assert "could not be built" in caplog.text
+
+
+def test_meanwhile_is_not_called_when_the_recipient_is_refused() -> None:
+    calls = []
+    with SmtpServer(pipelining=True, rcpt_rules={"gone@example.org": "550 5.1.1 no"}) as server:
+        conn = connect(server)
+        with pytest.raises(PermanentFailure):
+            conn.send(
+                "b@example.org", "gone@example.org", message(0), meanwhile=lambda: calls.append(1)
+            )
+        conn.close()
+    assert calls == []  # the caller does that work itself after a send that ended early
