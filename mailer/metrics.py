@@ -44,13 +44,14 @@ def reply_class(code: int | None) -> str:
 
 
 def count_outcomes(campaign_id: int, outcomes: Sequence[Outcome]) -> None:
-    count_pairs(campaign_id, [(str(o.status), o.code) for o in outcomes])
+    count_tallies(campaign_id, [(str(o.status), o.code, 1) for o in outcomes])
 
 
-def count_pairs(campaign_id: int, outcomes: Sequence[tuple[str, int | None]]) -> None:
-    for status, code in outcomes:
-        MESSAGES.labels(status, str(campaign_id)).inc()
-        REPLIES.labels(reply_class(code)).inc()
+def count_tallies(campaign_id: int, tallies: Sequence[tuple[str, int | None, int]]) -> None:
+    """(status, SMTP code, how many): a helper process's outcomes since its last report."""
+    for status, code, count in tallies:
+        MESSAGES.labels(status, str(campaign_id)).inc(count)
+        REPLIES.labels(reply_class(code)).inc(count)
 
 
 class CountingStore(DeliveryStore):
@@ -62,10 +63,10 @@ class CountingStore(DeliveryStore):
         count_outcomes(campaign_id, outcomes)
 
     def recorded_elsewhere(
-        self, campaign_id: int, outcomes: Sequence[tuple[str, int | None]]
+        self, campaign_id: int, outcomes: Sequence[tuple[str, int | None, int]]
     ) -> None:
         # A helper process (MAILER_PROCESSES) committed these: this process serves /metrics.
-        count_pairs(campaign_id, outcomes)
+        count_tallies(campaign_id, outcomes)
 
 
 class LedgerCollector(Collector):

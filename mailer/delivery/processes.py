@@ -12,7 +12,8 @@ Helpers are started with ``spawn`` (a fork of a process with threads and
 open database connections is not safe), stop when the caller is stopped
 (SIGTERM to each: the message in flight finishes and is recorded) and stop
 on their own if the caller disappears. What a helper records is reported
-back over a queue and counted by the caller's store (its /metrics). With
+back over a pipe, tallied twice a second, and counted by the caller's store
+(its /metrics). With
 a ``rate_limit`` (a token bucket in each process) delivery stays in one
 process.
 """
@@ -25,7 +26,9 @@ import os
 import pickle
 import signal
 import threading
-from collections.abc import Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
@@ -40,32 +43,59 @@ from mailer.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# What a helper recorded: (campaign id, [(status, SMTP code)]).
-Report = tuple[int, list[tuple[str, int | None]]]
+# What a helper recorded since its last report: (campaign id, [(status, SMTP code, count)]).
+Report = tuple[int, list[tuple[str, int | None, int]]]
 
 JOIN_SECONDS = 60.0  # after the caller's run ends, helpers get this long to finish theirs
+# How stale the caller's counters of a helper's outcomes may get. A report
+# per commit woke the caller (itself delivering) once a message, for counters.
+REPORT_SECONDS = 0.5
 
 
-def _watch_parent(parent: int, stop: threading.Event) -> None:
-    while not stop.wait(0.5):
+def _watch_parent(parent: int, stop: threading.Event, tick: Callable[[], None]) -> None:
+    while not stop.wait(REPORT_SECONDS):
+        tick()
         if os.getppid() != parent:  # the caller is gone: finish what is in flight, stop
             stop.set()
 
 
 class ReportingStore(DeliveryStore):
-    """A helper's store: what it records is reported to the caller, who counts it (/metrics)."""
+    """A helper's store: what it records is reported to the caller, who counts it (/metrics).
+
+    Counted here and sent at most every REPORT_SECONDS (``flush``), and once
+    more when the helper ends: a helper killed outright takes the counts of
+    its last half second with it; the ledger has those outcomes all the same.
+    """
 
     def __init__(self, engine: Engine, policy: Policy, outbox: Connection) -> None:
         super().__init__(engine, policy)
         self.outbox = outbox
-        self._sending = threading.Lock()  # a pipe end is not safe for two threads at once
+        self._lock = threading.Lock()  # a pipe end is not safe for two threads at once
+        self._counts: Counter[tuple[int, str, int | None]] = Counter()
+        self._reported = time.monotonic()
 
     def recorded(self, campaign_id: int, outcomes: Sequence[Outcome]) -> None:
         if not outcomes:
             return
-        report: Report = (campaign_id, [(str(o.status), o.code) for o in outcomes])
+        with self._lock:
+            for o in outcomes:
+                self._counts[(campaign_id, str(o.status), o.code)] += 1
+            if time.monotonic() - self._reported >= REPORT_SECONDS:
+                self._send()
+
+    def flush(self) -> None:
+        """Report what was counted since the last report, if anything."""
+        with self._lock:
+            self._send()
+
+    def _send(self) -> None:
+        self._reported = time.monotonic()
+        by_campaign: dict[int, list[tuple[str, int | None, int]]] = {}
+        for (cid, status, code), count in self._counts.items():
+            by_campaign.setdefault(cid, []).append((status, code, count))
+        self._counts.clear()
         try:
-            with self._sending:
+            for report in by_campaign.items():
                 self.outbox.send(report)
         except OSError:  # the caller is gone: the ledger has it, only its counters miss it
             log.debug("reporting outcomes to the caller failed", exc_info=True)
@@ -77,12 +107,18 @@ def _helper(settings: Settings, campaign_id: int, parent: int, outbox: Connectio
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
     db = make_engine(settings.database_url)
     try:
         engine = smtp_engine(db, settings)
-        engine.store = ReportingStore(db, engine.store.policy, outbox)
-        engine.run(campaign_id, stop)
+        store = ReportingStore(db, engine.store.policy, outbox)
+        engine.store = store
+        threading.Thread(
+            target=_watch_parent, args=(parent, stop, store.flush), daemon=True
+        ).start()
+        try:
+            engine.run(campaign_id, stop)
+        finally:
+            store.flush()
     finally:
         db.dispose()
 

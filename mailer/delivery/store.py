@@ -334,9 +334,9 @@ class DeliveryStore:
         """Called once outcomes are committed, by every recording path (metrics hook)."""
 
     def recorded_elsewhere(
-        self, campaign_id: int, outcomes: Sequence[tuple[str, int | None]]
+        self, campaign_id: int, outcomes: Sequence[tuple[str, int | None, int]]
     ) -> None:
-        """(status, SMTP code) of outcomes a helper process committed (metrics hook)."""
+        """(status, SMTP code, how many) of outcomes a helper process committed (metrics hook)."""
 
     def record(self, campaign_id: int, outcomes: Sequence[Outcome], now: datetime) -> None:
         self.advance(campaign_id, outcomes, None, now)

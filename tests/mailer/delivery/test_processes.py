@@ -178,3 +178,33 @@ def test_the_callers_metrics_count_what_the_helpers_sent(
     assert helpers_sent
     counted = MESSAGES.labels("sent", str(cid))._value.get() - before
     assert counted == n
+
+
+def test_a_helper_reports_tallies_not_a_message_per_outcome(engine: Engine) -> None:
+    # One report per commit woke the caller once a message: outcomes are
+    # tallied and sent at most every REPORT_SECONDS, and the rest on flush.
+    from multiprocessing import Pipe
+
+    from mailer.campaigns.models import DeliveryStatus
+    from mailer.delivery.outcomes import Outcome
+    from mailer.delivery.store import DeliveryStore
+
+    reader, writer = Pipe(duplex=False)
+    store = processes.ReportingStore(engine, DeliveryStore(engine).policy, writer)
+    began = time.monotonic()
+    for i in range(1000):
+        store.recorded(7, [Outcome(i, DeliveryStatus.SENT, 250, "ok")])
+        store.recorded(8, [Outcome(i, DeliveryStatus.FAILED, 550, "no")] if i % 10 == 0 else [])
+    store.flush()
+    periods = (time.monotonic() - began) / processes.REPORT_SECONDS
+    store.flush()  # nothing new: nothing sent
+    reports = []
+    while reader.poll():
+        reports.append(reader.recv())
+    totals: dict[tuple[int, str, int | None], int] = {}
+    for cid, tallies in reports:
+        for status, code, count in tallies:
+            totals[(cid, status, code)] = totals.get((cid, status, code), 0) + count
+    assert totals == {(7, "sent", 250): 1000, (8, "failed", 550): 100}
+    # Each campaign once on flush, plus once per half second that went by.
+    assert len(reports) <= 2 * (1 + int(periods) + 1) < 1100
