@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable
 
 from mailer.campaigns.models import DeliveryStatus
+from mailer.delivery.claimed import Claimed
 from mailer.delivery.outcomes import Outcome, RetryPolicy, error_outcome, failed_attempt
 from mailer.delivery.run import Link
-from mailer.delivery.store import Claimed
 from mailer.message import MessageFactory, OutgoingMessage, Recipient
 from mailer.transport import PermanentFailure, SessionFailure, TemporaryFailure, Transport
 from subscribers.models import SubscriptionStatus, utcnow

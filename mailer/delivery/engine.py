@@ -36,12 +36,13 @@ from mailer.compose import Composition, compose
 from mailer.db import session_scope
 from mailer.delivery.attempt import build, send_one, skipped
 from mailer.delivery.breaker import Breaker
+from mailer.delivery.claimed import Claimed
 from mailer.delivery.folded import Recorder, recorder
 from mailer.delivery.outcomes import Outcome, RetryPolicy
 from mailer.delivery.owners import owner_id
 from mailer.delivery.ratelimit import TokenBucket
 from mailer.delivery.run import Link, Run
-from mailer.delivery.store import Claimed, DeliveryStore
+from mailer.delivery.store import DeliveryStore
 from mailer.message import MessageFactory, OutgoingMessage
 from mailer.settings import Settings
 from mailer.transport import SessionFailure, Transport

@@ -19,9 +19,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from mailer.campaigns.models import CampaignStatus, DeliveryStatus
 from mailer.delivery.outcomes import Outcome
@@ -63,6 +64,8 @@ def outcome_row(o: Outcome, now: datetime) -> tuple[object, ...]:
         o.id,
     )
 
+
+T = TypeVar("T")
 
 _WRITERS: dict[Path, FastWriter] = {}
 _WRITERS_GUARD = threading.Lock()
@@ -120,27 +123,36 @@ class FastWriter:
         ``marks``: campaign id -> (row ids, when). Returns, per campaign,
         whether it was still sending (its rows marked) or not (none marked).
         """
+
+        def write(conn: sqlite3.Connection) -> dict[int, bool]:
+            if outcomes:
+                conn.executemany(_OUTCOME, [outcome_row(o, now) for o, now in outcomes])
+            sending: dict[int, bool] = {}
+            for cid, (ids, now) in marks.items():
+                sql = _MARK.format(
+                    sending=DeliveryStatus.SENDING.value,
+                    campaign_sending=CampaignStatus.SENDING.value,
+                    ids=",".join("?" * len(ids)),
+                )
+                cur = conn.execute(sql, (stored_time(now), *ids, cid))
+                sending[cid] = cur.rowcount > 0
+            return sending
+
+        return self.transaction(write)
+
+    def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` in one write transaction (BEGIN IMMEDIATE), committed or rolled back."""
         with self._guard:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                if outcomes:
-                    conn.executemany(_OUTCOME, [outcome_row(o, now) for o, now in outcomes])
-                sending: dict[int, bool] = {}
-                for cid, (ids, now) in marks.items():
-                    sql = _MARK.format(
-                        sending=DeliveryStatus.SENDING.value,
-                        campaign_sending=CampaignStatus.SENDING.value,
-                        ids=",".join("?" * len(ids)),
-                    )
-                    cur = conn.execute(sql, (stored_time(now), *ids, cid))
-                    sending[cid] = cur.rowcount > 0
+                result = work(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            return sending
+            return result
 
     def close(self) -> None:
         with self._guard:

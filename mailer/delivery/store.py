@@ -14,12 +14,10 @@ simply claimed again.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import (
     Engine,
@@ -43,30 +41,15 @@ from mailer.campaigns.models import (
 )
 from mailer.campaigns.service import pending_rows
 from mailer.db import session_scope, sqlite_path
+from mailer.delivery.claimed import Claimed, attributes_of
 from mailer.delivery.group import GroupCommit
 from mailer.delivery.outcomes import Outcome
 from mailer.delivery.owners import owner_is_dead_here
 from mailer.delivery.recording import write_outcomes
+from mailer.delivery.sqliteclaim import claim_rows
 from mailer.delivery.sqlitefast import fast_writer
 from mailer.delivery.writelock import write_turn
 from subscribers.models import Subscriber, Subscription, Suppression
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    subscriber_id: int | None
-    language: str
-    attempts: int  # before this one
-    created_at: datetime
-    email: str | None
-    name: str
-    attributes: dict[str, Any]
-    email_hash: str | None
-    subscription: str | None
-    suppressed: bool
-    status: str = DeliveryStatus.QUEUED  # queued or deferred: what to return to
-    link_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +170,12 @@ class DeliveryStore:
     def claim(
         self, campaign_id: int, owner: str, limit: int, now: datetime, lease: timedelta
     ) -> list[Claimed]:
+        if self._fast is not None:
+            fast = self._fast
+            with self._writing():
+                return fast.transaction(
+                    lambda conn: claim_rows(conn, campaign_id, owner, limit, now, now + lease)
+                )
         due = self.due(campaign_id, limit, now)
         if self.postgres:
             due = due.with_for_update(skip_locked=True)
@@ -242,7 +231,7 @@ class DeliveryStore:
                 r.created_at,
                 r.email,
                 r.name or "",
-                _attrs(r.attributes),
+                attributes_of(r.attributes),
                 r.email_hash,
                 r.status,
                 bool(r.suppressed),
@@ -380,11 +369,3 @@ class DeliveryStore:
                 )
             )
         return int(pending), earliest
-
-
-def _attrs(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str):
-        return dict(json.loads(value))
-    return {}

@@ -23,9 +23,10 @@ import redis
 from sqlalchemy import Engine
 
 from mailer.campaigns.models import CampaignStatus
+from mailer.delivery.claimed import Claimed
 from mailer.delivery.engine import DeliveryEngine, envelope_sender
 from mailer.delivery.ratelimit import TokenBucket
-from mailer.delivery.store import Claimed, DeliveryStore
+from mailer.delivery.store import DeliveryStore
 from mailer.metrics import CountingStore
 from mailer.settings import Settings
 from mailer.transport.smtp import SmtpConnection, smtp_config

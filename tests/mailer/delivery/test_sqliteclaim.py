@@ -1,0 +1,110 @@
+"""The plain-DBAPI claim on SQLite leases and reads exactly what SQLAlchemy's would."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from mailer.db import make_engine, session_scope
+from mailer.delivery.claimed import Claimed
+from mailer.delivery.sqliteclaim import read_time
+from mailer.delivery.store import DeliveryStore
+from subscribers.lists import create_list
+from subscribers.members import add_subscriber, erase, suppress, unsubscribe
+from subscribers.models import utcnow
+from tests.mailer.sending import new_campaign
+
+LEASE = timedelta(minutes=10)
+
+
+def varied_ledger(engine: Engine) -> int:
+    """A campaign whose rows are every kind a claim meets."""
+    with session_scope(engine) as s:
+        create_list(s, "lmec-news", title="LMEC Newsletter")
+        for i in range(40):
+            add_subscriber(
+                s,
+                f"u{i}@example.org",
+                "lmec-news",
+                name=["", "Ann Lee", "Đặng Thị «Ü»"][i % 3],
+                language=["", "en", "vi"][i % 3],
+                attributes={"country": "LA", "note": 'ü "x" \\'} if i % 4 == 0 else None,
+                confirmed=True,
+            )
+    cid = new_campaign(engine)
+    with session_scope(engine) as s:
+        unsubscribe(s, "u3@example.org", "lmec-news")
+        suppress(s, "u5@example.org", "manual")
+        erase(s, "u7@example.org")
+    later = (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with engine.begin() as conn:
+        q = "UPDATE deliveries SET {} WHERE campaign_id = :c AND id % 40 = :k"
+        for k, change in {
+            8: "status = 'deferred', attempts = 2",  # due now
+            9: f"status = 'deferred', next_attempt_at = '{later}'",  # not yet
+            10: f"lease_owner = 'other', lease_until = '{later}'",  # held by another
+            11: "lease_owner = 'other', lease_until = '2020-01-01 00:00:00.000000'",  # lapsed
+            12: "status = 'sent'",
+            13: "attempts = 1, created_at = '2026-03-04 05:06:07'",  # no microseconds
+        }.items():
+            conn.execute(text(q.format(change)), {"c": cid, "k": k})
+        conn.execute(text("UPDATE subscribers SET link_key = NULL WHERE id % 6 = 0"))
+        conn.execute(text("UPDATE subscribers SET attributes = 'null' WHERE id = 3"))
+    return cid
+
+
+def every_row(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT * FROM deliveries ORDER BY id"))]
+
+
+def claim_all(store: DeliveryStore, cid: int, now: datetime) -> list[list[Claimed]]:
+    batches = []
+    while batch := store.claim(cid, "me", 7, now, LEASE):
+        batches.append(batch)
+    return batches
+
+
+def test_the_same_claims_both_ways(sqlite_template: Path, tmp_path: Path) -> None:
+    shutil.copy(sqlite_template, tmp_path / "a.db")
+    first = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    cid = varied_ledger(first)
+    first.dispose()
+    shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
+    slow_engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    fast_engine = make_engine(f"sqlite:///{tmp_path / 'b.db'}")
+    slow, fast = DeliveryStore(slow_engine), DeliveryStore(fast_engine)
+    slow._fast = None  # SQLAlchemy's claim, as on PostgreSQL
+    assert fast._fast is not None
+
+    now = utcnow()
+    got_slow, got_fast = claim_all(slow, cid, now), claim_all(fast, cid, now)
+
+    assert got_fast == got_slow
+    claimed = [c for batch in got_fast for c in batch]
+    assert len(claimed) == 40 - 3  # not yet due, held by another, sent
+    kinds = {c.subscription for c in claimed} | {c.suppressed for c in claimed}
+    assert {"confirmed", "unsubscribed", None, True, False} <= kinds  # erased: None
+    assert any(c.attributes == {"country": "LA", "note": 'ü "x" \\'} for c in claimed)
+    assert any(c.link_key is None for c in claimed) and any(c.status == "deferred" for c in claimed)
+    assert every_row(fast_engine) == every_row(slow_engine)  # leases stored alike
+    with fast_engine.connect() as conn:
+        owners = conn.execute(text("SELECT count(*) FROM deliveries WHERE lease_owner = 'me'"))
+        assert owners.scalar() == 37
+
+
+def test_a_paused_campaign_gives_no_rows(sqlite_template: Path, tmp_path: Path) -> None:
+    shutil.copy(sqlite_template, tmp_path / "p.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    cid = varied_ledger(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE campaigns SET status = 'paused' WHERE id = :c"), {"c": cid})
+    assert DeliveryStore(engine).claim(cid, "me", 7, utcnow(), LEASE) == []
+
+
+def test_stored_times_read_back_as_sqlalchemy_does() -> None:
+    assert read_time("2026-03-04 05:06:07").isoformat() == "2026-03-04T05:06:07+00:00"
+    assert read_time("2026-03-04 05:06:07.000120").microsecond == 120
