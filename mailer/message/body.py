@@ -38,7 +38,10 @@ def qp(text: str) -> bytes:
         data = text.encode("ascii")
         if len(data) <= _WIDTH:
             return data + b"=\r\n"
-        return b"".join(data[i : i + _WIDTH] + b"=\r\n" for i in range(0, len(data), _WIDTH))
+        if len(data) <= 2 * _WIDTH:  # a link
+            return b"%s=\r\n%s=\r\n" % (data[:_WIDTH], data[_WIDTH:])
+        lines = [data[i : i + _WIDTH] for i in range(0, len(data), _WIDTH)]
+        return b"=\r\n".join(lines) + b"=\r\n"
     return _qp_encoded(text)
 
 
