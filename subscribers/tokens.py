@@ -89,7 +89,7 @@ class Tokens:
             for p, s in self._serializers.items()
         }
         # The timestamp part changes once a second: (second, its encoded form).
-        self._stamp: tuple[int, bytes] = (-1, b"")
+        self._stamp: tuple[int | None, bytes] = (None, b"")
 
     def make(
         self,

@@ -94,7 +94,7 @@ def rfc5322_date(timestamp: float | None = None) -> str:
 
 
 # The header changes once a second, and format_datetime cost 3 us a message.
-_date_kept: tuple[int, str] = (-(2**63), "")
+_date_kept: tuple[int | None, str] = (None, "")
 
 
 def message_id(campaign_key: str, subscriber_id: int, domain: str, secret: str) -> str:

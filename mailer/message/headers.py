@@ -95,10 +95,15 @@ def fold_line(line: str) -> bytes:
     is already folded is unfolded first. A single token longer than a line
     (a long URL) stays whole: 998 is the hard limit, 78 a SHOULD.
     """
-    if len(line) <= LINE and "\r\n" not in line and line[:1] != " ":
-        # What _fold_words gives back for a line that fits (most per-recipient
-        # ones): itself. A leading space is left to it, as it drops it.
-        return (line + "\r\n").encode("utf-8")
+    if "\r\n" not in line and line[:1] != " ":
+        # What _fold_words gives back, without going word by word, for a line
+        # that fits (most per-recipient ones): itself; and for a long one with
+        # a single space (``List-Unsubscribe: <link>``): a fold at that space.
+        # A leading space is left to it, as it drops it.
+        if len(line) <= LINE:
+            return (line + "\r\n").encode("utf-8")
+        if line.count(" ") == 1:
+            return (line.replace(" ", "\r\n ") + "\r\n").encode("utf-8")
     return _fold_words(line)
 
 

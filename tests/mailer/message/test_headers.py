@@ -31,6 +31,14 @@ def test_a_line_that_fits_folds_as_the_word_by_word_fold(text: str, lead: str) -
         "x" * 79,
         "a\r\nb",
         "a  b ",
+        "List-Unsubscribe: <https://news.example.org/unsubscribe/" + "t" * 60 + ">",
+        "x" * 78 + " ",
+        "x" * 77 + " y",
+        "x" * 76 + " y",
+        "a " + "b" * 90,
+        "a  " + "b" * 90,
+        " " + "b" * 90,
+        "a " + "b" * 90 + "\r\n",
     ],
 )
 def test_edges_of_the_shortcut_fold_as_the_word_by_word_fold(line: str) -> None:
