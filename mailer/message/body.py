@@ -136,12 +136,6 @@ class EncodedBody:
         stuffed = tuple(dot_stuffed(s) if isinstance(s, bytes) else None for s in segments)
         return cls(tuple(segments), canonical, template, stuffed)
 
-    @property
-    def leading_canonical(self) -> tuple[bytes, ...]:
-        """The canonical literal segments before the first field: the same in every message."""
-        end = self._fields[0] if self._fields else len(self.segments)
-        return self._canonical[:end]
-
     def render(
         self, values: Mapping[str, str], escape: Callable[[str], str] | None = None
     ) -> list[bytes]:

@@ -147,6 +147,8 @@ class DkimSigner:
     ) -> bytes:
         """``sign`` from its parts: the h= ``names``, the relaxed forms of the headers
         they select, in that order (``_select``), and the body's SHA-256."""
+        if len(body_hash) != 32:  # _tags folds for the 44 base64 characters of SHA-256
+            raise ValueError("body_hash: a SHA-256 digest is 32 bytes")
         t = timestamp or int(time.time())
         head, canonical, bh_joiner = self._tags(tuple(names), t)
         bh = b"bh=" + base64.b64encode(body_hash) + b";"
@@ -179,7 +181,8 @@ class DkimSigner:
         if width + len(joiner) + _BH_LENGTH > LINE:
             joiner = "\r\n\t"
         head = "\r\n".join(lines).encode("ascii")
-        parts = (head, relaxed_header(b"DKIM-Signature", head)[:-2], joiner.encode("ascii"))
+        canonical = relaxed_header(b"DKIM-Signature", head)[:-2]  # more tags follow: no CRLF
+        parts = (head, canonical, joiner.encode("ascii"))
         self._kept_tags = (t, names, parts)  # one tuple: threads see the old or the new
         return parts
 
