@@ -14,8 +14,8 @@ still work for them, and only for keyless rows (``TokenClaims.fits``).
 
 from __future__ import annotations
 
+import binascii
 import hashlib
-import hmac
 import json
 import time
 from dataclasses import dataclass
@@ -23,7 +23,9 @@ from datetime import timedelta
 from enum import StrEnum
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode, int_to_bytes
+from itsdangerous.encoding import int_to_bytes
+
+from subscribers.keyedmac import KeyedMac
 
 
 class Purpose(StrEnum):
@@ -83,9 +85,11 @@ class Tokens:
         # HMAC is keyed once here and copied per token, where itsdangerous
         # derives the key, builds a signer and tries zlib on every call.
         self._macs = {
-            p: hmac.new(s.make_signer().derive_key(), digestmod=hashlib.sha1)
+            p: KeyedMac(s.make_signer().derive_key(), hashlib.sha1)
             for p, s in self._serializers.items()
         }
+        # The timestamp part changes once a second: (second, its encoded form).
+        self._stamp: tuple[int | None, bytes] = (None, b"")
 
     def make(
         self,
@@ -95,24 +99,36 @@ class Tokens:
         key: str | None = None,
     ) -> str:
         """A link for the subscriber; ``key`` is their link key (None only for old rows)."""
-        payload: list[int | str | None]
-        if key is not None:
-            payload = [subscriber_id, list_id, key_digest(key)]
-        else:
-            payload = [subscriber_id] if list_id is None else [subscriber_id, list_id]
-        return self._sign(purpose, payload)
+        return self._sign(purpose, _payload(subscriber_id, list_id, key))
 
-    def _sign(self, purpose: Purpose, payload: list[int | str | None]) -> str:
+    def message_links(
+        self, subscriber_id: int, list_id: int | None, key: str | None
+    ) -> tuple[str, str]:
+        """(unsubscribe from ``list_id``, preferences): the two tokens every message carries.
+
+        The same as two ``make`` calls, with the key's digest taken once.
+        """
+        digest = key_digest(key) if key is not None else None
+        unsubscribe = _payload(subscriber_id, list_id, key, digest)
+        preferences = _payload(subscriber_id, None, key, digest)
+        return (
+            self._sign(Purpose.UNSUBSCRIBE, unsubscribe),
+            self._sign(Purpose.PREFERENCES, preferences),
+        )
+
+    def _sign(self, purpose: Purpose, payload: bytes) -> str:
         """``URLSafeTimedSerializer.dumps``'s format, always uncompressed, which it reads back.
 
         dumps itself compresses a payload when zlib makes it shorter, which a
         short one (ids and a hex digest) seldom is: the bytes are then the same.
         """
-        body = base64_encode(json.dumps(payload, separators=(",", ":")).encode())
-        value = body + b"." + base64_encode(int_to_bytes(int(time.time())))
-        mac = self._macs[purpose].copy()
-        mac.update(value)
-        return (value + b"." + base64_encode(mac.digest())).decode("ascii")
+        now = int(time.time())  # as itsdangerous's TimestampSigner.get_timestamp
+        second, stamp = self._stamp
+        if second != now:
+            stamp = _b64(int_to_bytes(now))
+            self._stamp = (now, stamp)  # one tuple: threads see the old or the new pair
+        value = _b64(payload) + b"." + stamp
+        return (value + b"." + _b64(self._macs[purpose].digest(value))).decode("ascii")
 
     def read(self, purpose: Purpose, token: str) -> TokenClaims:
         max_age = int(self._max_age[purpose].total_seconds())
@@ -125,6 +141,42 @@ class Tokens:
         except BadData:
             raise BadToken("this link is not valid") from None
         return _claims(payload)
+
+
+def _payload(
+    subscriber_id: int, list_id: int | None, key: str | None, digest: str | None = None
+) -> bytes:
+    """The payload as ``itsdangerous`` writes it: JSON with compact separators.
+
+    Formatted by hand for plain ints and the hex digest, whose JSON is their
+    text (json.dumps took half of a token's time); anything else (an int
+    subclass, say) goes through json.
+    """
+    if key is not None and digest is None:
+        digest = key_digest(key)
+    plain = type(subscriber_id) is int and (list_id is None or type(list_id) is int)
+    if digest is not None:
+        if plain:
+            lid = b"null" if list_id is None else b"%d" % list_id
+            return b'[%d,%s,"%s"]' % (subscriber_id, lid, digest.encode("ascii"))
+        payload: list[int | str | None] = [subscriber_id, list_id, digest]
+    elif list_id is None:
+        if plain:
+            return b"[%d]" % subscriber_id
+        payload = [subscriber_id]
+    else:
+        if plain:
+            return b"[%d,%d]" % (subscriber_id, list_id)
+        payload = [subscriber_id, list_id]
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(data: bytes) -> bytes:
+    """itsdangerous's ``base64_encode``: URL-safe base64 without the padding."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
 def _is_id(x: object) -> bool:

@@ -46,7 +46,12 @@ def stored_time(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError("naive datetime given for a UTC column")
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    utc = value.astimezone(UTC)
+    if utc.year < 1000:
+        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")  # the C library's %Y: not zero-padded here
+    # strftime's text for years of four digits, in half its time: the
+    # "YYYY-MM-DD HH:MM:SS.ffffff" before the "+00:00".
+    return utc.isoformat(" ", "microseconds")[:26]
 
 
 def outcome_row(o: Outcome, now: datetime) -> tuple[object, ...]:

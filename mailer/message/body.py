@@ -14,17 +14,39 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailer.render.split import SplitTemplate
 
 MAX_LINE = 76  # RFC 2045 6.7 (5): encoded lines at most 76 characters, the "=" included
+_WIDTH = MAX_LINE - 1  # the text on a line that ends in a soft break
 _WSP_RUN = re.compile(rb"[ \t]+")
 _WSP_EOL = re.compile(rb"[ \t]+\r\n")
 
 
 def qp(text: str) -> bytes:
     """QP of ``text`` with CRLF line ends, always ending in a (soft) line break."""
+    if (
+        text.isascii()
+        and text.isprintable()
+        and "=" not in text
+        and text[-1:] != " "
+        and text != "."
+    ):
+        # Nothing b2a_qp would escape (a link, a plain name): it only cuts the
+        # text into lines of 75 characters and a soft break, as _qp_encoded does.
+        data = text.encode("ascii")
+        if len(data) <= _WIDTH:
+            return data + b"=\r\n"
+        if len(data) <= 2 * _WIDTH:  # a link
+            return b"%s=\r\n%s=\r\n" % (data[:_WIDTH], data[_WIDTH:])
+        lines = [data[i : i + _WIDTH] for i in range(0, len(data), _WIDTH)]
+        return b"=\r\n".join(lines) + b"=\r\n"
+    return _qp_encoded(text)
+
+
+def _qp_encoded(text: str) -> bytes:
+    """``qp`` the long way: binascii's encoder, then the last line's soft break."""
     data = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n").encode("utf-8")
     encoded = binascii.b2a_qp(data, istext=True)
     if b"\r\n" not in data and b"\n" in encoded:
@@ -75,6 +97,30 @@ class EncodedBody:
     # The literal segments dot-stuffed for SMTP, once per issue: stuffing a
     # whole 60 KB message per recipient cost 50-100 us in bytes.replace.
     stuffed: tuple[bytes | None, ...] = ()
+    # Derived: where the fields are, and each list with b"" in their places,
+    # so a recipient's lists are a copy with only the fields filled in.
+    _fields: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _literal: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+    _canonical: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+    _stuffed: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = tuple(i for i, seg in enumerate(self.segments) if isinstance(seg, str))
+        names = tuple(seg for seg in self.segments if isinstance(seg, str))
+        literal = tuple(seg if isinstance(seg, bytes) else b"" for seg in self.segments)
+        canonical = tuple(
+            (can or seg) if isinstance(seg, bytes) else b""
+            for seg, can in zip(self.segments, self.canonical, strict=True)
+        )
+        stuffed = self.stuffed or tuple(
+            dot_stuffed(seg) if isinstance(seg, bytes) else None for seg in self.segments
+        )
+        object.__setattr__(self, "_fields", fields)
+        object.__setattr__(self, "_names", names)
+        object.__setattr__(self, "_literal", literal)
+        object.__setattr__(self, "_canonical", canonical)
+        object.__setattr__(self, "_stuffed", tuple(ready or b"" for ready in stuffed))
 
     @classmethod
     def from_template(
@@ -90,28 +136,27 @@ class EncodedBody:
         stuffed = tuple(dot_stuffed(s) if isinstance(s, bytes) else None for s in segments)
         return cls(tuple(segments), canonical, template, stuffed)
 
-    def wire(self, rendered: list[bytes]) -> list[bytes]:
-        """``render``'s segments as they go after SMTP's DATA: dot-stuffed."""
-        return [
-            ready if ready is not None else dot_stuffed(seg)
-            for ready, seg in zip(self.stuffed, rendered, strict=True)
-        ]
-
     def render(
         self, values: Mapping[str, str], escape: Callable[[str], str] | None = None
-    ) -> tuple[list[bytes], list[bytes]]:
-        """(encoded segments, their canonical forms) for one recipient."""
-        out: list[bytes] = []
-        canon: list[bytes] = []
-        n = 0
-        for seg, can in zip(self.segments, self.canonical, strict=True):
-            if isinstance(seg, bytes):
-                out.append(seg)
-                canon.append(can or seg)
-            else:
-                value = self.template.value(n, values) if self.template else values.get(seg, "")
-                n += 1
-                encoded = qp(escape(value) if escape is not None else value)
-                out.append(encoded)
-                canon.append(relaxed_body(encoded))
-        return out, canon
+    ) -> list[bytes]:
+        """The encoded segments for one recipient."""
+        out = list(self._literal)
+        template = self.template
+        for n, (i, name) in enumerate(zip(self._fields, self._names, strict=True)):
+            value = template.value(n, values) if template is not None else values.get(name, "")
+            out[i] = qp(escape(value) if escape is not None else value)
+        return out
+
+    def canonical_of(self, rendered: list[bytes]) -> list[bytes]:
+        """``render``'s segments in DKIM's relaxed body form."""
+        out = list(self._canonical)
+        for i in self._fields:
+            out[i] = relaxed_body(rendered[i])
+        return out
+
+    def wire(self, rendered: list[bytes]) -> list[bytes]:
+        """``render``'s segments as they go after SMTP's DATA: dot-stuffed."""
+        out = list(self._stuffed)
+        for i in self._fields:
+            out[i] = dot_stuffed(rendered[i])
+        return out

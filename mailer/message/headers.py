@@ -15,6 +15,8 @@ from email.utils import formataddr, parseaddr
 from mailer.transport import address as transport_address
 
 _CONTROL = re.compile(r"[\r\n\x00]+")
+# What makes email.utils.formataddr quote a display name (its ``specialsre``).
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 
 
 def clean(value: str) -> str:
@@ -93,6 +95,20 @@ def fold_line(line: str) -> bytes:
     is already folded is unfolded first. A single token longer than a line
     (a long URL) stays whole: 998 is the hard limit, 78 a SHOULD.
     """
+    if "\r\n" not in line and line[:1] != " ":
+        # What _fold_words gives back, without going word by word, for a line
+        # that fits (most per-recipient ones): itself; and for a long one with
+        # a single space (``List-Unsubscribe: <link>``): a fold at that space.
+        # A leading space is left to it, as it drops it.
+        if len(line) <= LINE:
+            return (line + "\r\n").encode("utf-8")
+        if line.count(" ") == 1:
+            return (line.replace(" ", "\r\n ") + "\r\n").encode("utf-8")
+    return _fold_words(line)
+
+
+def _fold_words(line: str) -> bytes:
+    """``fold_line`` the long way, word by word."""
     line = line.replace("\r\n", "")
     out: list[str] = []
     current = ""
@@ -125,6 +141,8 @@ def _phrase(name: str) -> str:
     (RFC 2047 section 2); the whole header line is folded by ``fold_line``.
     """
     if name.isascii():
+        if name and not _SPECIALS.search(name):
+            return name  # what formataddr leaves of a name with nothing to quote
         return formataddr((name, "x@x")).rsplit(" <", 1)[0]
     return " ".join(encode_words(name, first=LINE - len("To: ")))
 
@@ -137,7 +155,8 @@ def mailbox(name: str, address: str) -> tuple[str, bool]:
     display name that contains a comma, turning one recipient into many.
     """
     name = clean(name)
-    plain = ascii_address(address)
+    # An ASCII address is its own ASCII form (wire_address rebuilds it unchanged).
+    plain = address if address.isascii() else ascii_address(address)
     addr = plain if plain is not None else address
     if not name:
         return addr, plain is None

@@ -68,3 +68,38 @@ def test_a_payload_itsdangerous_would_compress_still_reads_back() -> None:
     assert tokens.read(Purpose.UNSUBSCRIBE, made) == TokenClaims(11111111, 11111111)
     reference = URLSafeTimedSerializer("the-secret", salt="mailer.unsubscribe")
     assert reference.loads(made) == [11111111, 11111111]
+
+
+def test_message_links_are_what_itsdangerous_makes_as_the_seconds_go_by(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The timestamp part is kept for the second it was made in: each new
+    # second (and a step back, as a clock may take) must give a new one.
+    tokens = Tokens("the-secret")
+    unsubscribe = URLSafeTimedSerializer("the-secret", salt="mailer.unsubscribe")
+    preferences = URLSafeTimedSerializer("the-secret", salt="mailer.preferences")
+    for now in (1_800_000_000.0, 1_800_000_000.999, 1_800_000_001.0, 1_799_999_999.5, 2**32 + 0.1):
+        monkeypatch.setattr(time, "time", lambda now=now: now)
+        for sid, lid, key in [(7, 3, "k" * 32), (2**40, 12, None), (1, 999_999, "x")]:
+            unsub, prefs = tokens.message_links(sid, lid, key)
+            digest = [key_digest(key)] if key else []
+            assert unsub == unsubscribe.dumps([sid, lid, *digest])
+            assert unsub == tokens.make(Purpose.UNSUBSCRIBE, sid, lid, key)
+            assert prefs == preferences.dumps([sid, None, *digest] if key else [sid])
+            assert prefs == tokens.make(Purpose.PREFERENCES, sid, key=key)
+
+
+class _Id(int):
+    """An int subclass: its JSON is json's business, not the hand-made format's."""
+
+
+@pytest.mark.parametrize("sid", [True, _Id(5)])
+def test_an_id_that_is_not_a_plain_int_is_written_by_json(
+    sid: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.5)
+    reference = URLSafeTimedSerializer("the-secret", salt="mailer.confirm")
+    for lid, key in [(None, None), (4, None), (_Id(4), "k"), (None, "k")]:
+        made = Tokens("the-secret").make(Purpose.CONFIRM, sid, lid, key)
+        payload = [sid, lid, key_digest(key)] if key else [sid] if lid is None else [sid, lid]
+        assert made == reference.dumps(payload)

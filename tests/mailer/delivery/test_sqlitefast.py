@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -172,3 +173,28 @@ def test_one_writer_per_file_and_a_replaced_file_gets_a_new_connection(
     assert rid is not None
     assert writer.write([], {cid: ([rid], utcnow())}) == {cid: True}
     assert [r[0] for r in rows(make_engine(f"sqlite:///{path}"), cid)] == ["sending"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 11, 29, 8, 0, 1, 123456, tzinfo=UTC),
+        datetime(2026, 11, 29, 8, 0, 1, 0, tzinfo=UTC),  # isoformat would drop ".000000"
+        datetime(2026, 1, 1, 0, 30, 0, 7, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-8))),
+        datetime(2026, 3, 29, 2, 30, tzinfo=timezone(timedelta(seconds=-1, microseconds=5))),
+        datetime(2026, 10, 25, 1, 30, fold=1, tzinfo=ZoneInfo("Europe/Paris")),
+        datetime(999, 12, 31, 23, 59, 59, 5, tzinfo=UTC),  # strftime's %Y: "999" here
+        datetime(1000, 1, 1, 0, 0, 1, tzinfo=timezone(timedelta(hours=-1))),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        utcnow(),
+    ],
+)
+def test_stored_time_is_strftimes_text(value: datetime) -> None:
+    assert stored_time(value) == value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def test_stored_time_refuses_a_naive_datetime() -> None:
+    assert stored_time(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        stored_time(datetime(2026, 11, 29, 8, 0, 1))

@@ -1,13 +1,16 @@
 import email
 import email.policy
+import time
+from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import EmailMessage
+from email.utils import format_datetime
 
 import pytest
 
 from mailer.bounces.mailto import mailto_maker
 from mailer.message import Recipient
-from mailer.message.build import message_id
+from mailer.message.build import message_id, rfc5322_date
 from tests.mailer.helpers import SECRET, factory
 
 ONE_EACH = ("Date", "From", "To", "Subject", "Message-ID", "MIME-Version")
@@ -129,3 +132,24 @@ def test_non_ascii_local_part_needs_smtputf8() -> None:
     assert "用户@例子.广告".encode() in out.data
     idn = factory().build(Recipient(1, "x@bücher.de", "X"))
     assert not idn.smtputf8 and b"x@xn--bcher-kva.de" in idn.data
+
+
+@pytest.mark.parametrize(
+    "timestamps",
+    [
+        [1_800_000_000, 1_800_000_000.5, 1_800_000_000.9999994, 1_800_000_001.25],
+        # Within the last microsecond fromtimestamp may round up to the next second.
+        [1_800_000_000.2, 1_800_000_000.9999996, 1_800_000_000.999999, 1_800_000_000.9999989],
+        [1_800_000_005.5, 1_800_000_004.5, 1_800_000_005.0],  # a clock stepped back
+        [0, -0.5, -1.9999996, 2**31 + 0.25, 253_402_300_799.75],
+    ],
+)
+def test_the_date_header_is_format_datetimes_second_after_second(
+    timestamps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The text is kept for the second it was made in: each change must show.
+    for t in timestamps:
+        expected = format_datetime(datetime.fromtimestamp(t, UTC))
+        assert rfc5322_date(t) == expected, t
+        monkeypatch.setattr(time, "time", lambda t=t: t)
+        assert rfc5322_date() == expected, t

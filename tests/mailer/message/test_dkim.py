@@ -1,15 +1,24 @@
 import base64
 import email
 import email.policy
+import hashlib
+import re
+import time
+from typing import Any
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from mailer.bounces.mailto import mailto_maker
 from mailer.errors import SettingsError
 from mailer.message import DkimSigner, Recipient
-from tests.mailer.helpers import factory
+from mailer.message.body import relaxed_body
+from mailer.message.dkim import relaxed_header, selection, signed_names
+from tests.mailer.helpers import SECRET, factory
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +139,121 @@ def test_an_encrypted_key_file_is_a_clear_settings_error(tmp_path) -> None:  # t
     with pytest.raises(SettingsError, match="encrypted with a passphrase") as caught:
         DkimSigner.from_file("mail2026", "example.org", str(path))
     assert str(path) in str(caught.value)
+
+
+_WSP = re.compile(rb"[ \t\r\n]+")
+
+
+def regex_relaxed(name: bytes, value: bytes) -> bytes:
+    """RFC 6376 3.4.2 as first written here, with a regex."""
+    return name.strip().lower() + b":" + _WSP.sub(b" ", value).strip() + b"\r\n"
+
+
+def reference_signature(
+    key: Any, headers: list[tuple[bytes, bytes]], body: bytes, selector: str, t: int
+) -> bytes:
+    """The DKIM-Signature line as the signer first made it: every tag folded for
+    every message, the tags canonicalized with the regex."""
+    algorithm = "rsa-sha256" if isinstance(key, rsa.RSAPrivateKey) else "ed25519-sha256"
+    names = signed_names(headers)
+    h = [n + ":" for n in names]
+    h[0], h[-1] = "h=" + h[0], h[-1][:-1] + ";"
+    bh = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    tokens = ["v=1;", f"a={algorithm};", "c=relaxed/relaxed;", "d=example.org;"]
+    tokens += [f"s={selector};", f"t={t};", *h, f"bh={bh};"]
+    lines, width = [""], len("DKIM-Signature:")
+    for token in tokens:
+        joiner = "" if lines[-1].endswith(":") else " "
+        if width + len(joiner) + len(token) > 78:
+            lines.append("\t" + token)
+            width = 1 + len(token)
+        else:
+            lines[-1] += joiner + token
+            width += len(joiner) + len(token)
+    tags = ("\r\n".join(lines) + "\r\n\tb=").encode()
+    plan = selection(tuple(n for n, _ in headers), tuple(names))
+    signed = b"".join(regex_relaxed(*headers[i]) for i in plan)
+    signed += regex_relaxed(b"DKIM-Signature", tags)[:-2]
+    if algorithm == "rsa-sha256":
+        signature = key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        signature = key.sign(hashlib.sha256(signed).digest())
+    b64 = base64.b64encode(signature)
+    folded = b"\r\n\t ".join(b64[i : i + 70] for i in range(0, len(b64), 70))
+    return b"DKIM-Signature:" + tags + folded + b"\r\n"
+
+
+def fields(data: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """(the header fields as (name, raw value after the colon), the body)."""
+    head, body = data.split(b"\r\n\r\n", 1)
+    pairs = []
+    for field in re.split(rb"\r\n(?![ \t])", head):
+        name, _, value = field.partition(b":")
+        pairs.append((name, value + b"\r\n"))
+    return pairs, body
+
+
+@pytest.fixture(scope="module")
+def keys(keypair: tuple[bytes, bytes]) -> list[tuple[Any, bytes]]:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    ed_pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return [(serialization.load_pem_private_key(p, None), p) for p in (keypair[0], ed_pem)]
+
+
+def test_signatures_are_the_reference_signatures_whatever_the_folding(
+    keys: list[tuple[Any, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tags before bh= are kept for a second: each new second (or a step
+    # back) must make them again, and bh= lands on the line or after a fold
+    # depending on the selector's length.
+    data = factory(unsubscribe_mailto=mailto_maker("bounces@example.org", SECRET, 3)).build(
+        Recipient(5, "a@example.org", "A long name, with a comma, " * 3)
+    )
+    full, body = fields(data.data)
+    canonical = relaxed_body(body)
+    seen = set()
+    for drop in (b"", b"List-Unsubscribe-Post", b"Precedence"):  # shorter h= lists
+        headers = [(name, value) for name, value in full if name != drop]
+        for key, pem in keys:
+            for selector in ("s", "sel2026", "a" * 17, "b" * 30, "c" * 41):
+                signer = DkimSigner(selector, "example.org", pem)
+                for t in (1_800_000_000, 1_800_000_000, 1_800_000_001, 1_799_999_000, 10**10):
+                    monkeypatch.setattr(time, "time", lambda t=t: t + 0.5)
+                    made = signer.sign(headers, [canonical])
+                    assert made == reference_signature(key, headers, canonical, selector, t)
+                    seen.add(b"\r\n\tbh=" in made)
+    assert seen == {True, False}  # both places of bh= were tried
+
+
+def test_a_built_message_carries_the_signers_own_signatures(
+    keys: list[tuple[Any, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the factory prepares once (h=, the static headers' relaxed forms,
+    # the hash of the body's leading text) gives what sign() gives.
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.25)
+    signers = [
+        DkimSigner("rsa", "example.org", keys[0][1]),
+        DkimSigner("ed", "example.org", keys[1][1]),
+    ]
+    f = factory(*signers, unsubscribe_mailto=mailto_maker("bounces@example.org", SECRET, 3))
+    for name in ("Li Wei", '李伟, "Boss"', "x" * 90, ""):
+        data = f.build(Recipient(9, "li.wei@example.org", name, {"country": "LA"}, "k" * 32)).data
+        headers, body = fields(data)
+        rest = headers[len(signers) :]
+        for i, signer in enumerate(signers):
+            assert headers[i][0] == b"DKIM-Signature"
+            assert b"DKIM-Signature:" + headers[i][1] == signer.sign(rest, [relaxed_body(body)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b" ", b"\t", b"\r", b"\n", b"\x0b", b"\x0c", b"a", b":"]), max_size=60
+    )
+)
+def test_relaxed_header_is_the_regex_form(pieces: list[bytes]) -> None:
+    value = b"".join(pieces)
+    assert relaxed_header(b" Subject ", value) == regex_relaxed(b" Subject ", value)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mailer.render.urlslots import _read_as_safe, safe_url
 from tests.mailer.render.test_links import OURS, _email_html, _variant
 
 FIELD = "{{ subscriber.attributes.site }}"
@@ -130,3 +131,24 @@ def test_a_value_brings_no_markup_into_an_iframe_srcdoc(tmp_path: Path) -> None:
         assert "onerror" not in html
     for html in _both(tmp_path, body, "Li"):
         assert "Hello Li" in html
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://news.example.org/unsubscribe/abc",
+        "http://x",
+        "mailto:a@example.org",
+        "HTTPS://x",
+        " https://x",
+        "ht\ttps://x",
+        "&#104;ttps://x",
+        "https&colon;//x",
+        "javascript:alert(1)",
+        "https:/x",
+        "",
+        "https://a&amp;b\x00c",
+    ],
+)
+def test_the_safe_url_shortcut_agrees_with_reading_the_url(url: str) -> None:
+    assert safe_url(url) == _read_as_safe(url)
