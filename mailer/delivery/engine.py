@@ -6,6 +6,9 @@ repeats one unit, ``send_batch``: claim a small batch of due ledger rows,
 send each (skip it if the subscriber left or was suppressed since the start,
 build the message with its fixed Message-ID, wait for the rate limiter),
 and record each outcome before the next message goes out (see store.py).
+One message runs ahead: its envelope, taken from its row, goes in the same
+write as this message's data, and it is built while the relay takes that
+data, so neither side waits for the other.
 
 Failures go to their owner (../shared/DESIGN.md): a recipient's reply is
 graded (outcomes.py); a session failure — the relay refusing our connection,
