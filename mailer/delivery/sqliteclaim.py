@@ -4,8 +4,8 @@ A claim is one transaction per batch, but the rows it reads cost Python per
 row: through SQLAlchemy (statement caching, row processing, the UTC type) a
 fifth of a delivery process's time under the GIL went to claims. Here it is
 three statements on sqlitefast's connection, with the values converted as
-SQLAlchemy reads them back. The statements are those of DeliveryStore.due
-and DeliveryStore.claim; tests/mailer/delivery/test_sqliteclaim.py claims
+SQLAlchemy reads them back. The statements are those of claims.py
+(due_rows, claim_in_session); tests/mailer/delivery/test_sqliteclaim.py claims
 the same rows both ways and compares the results and the rows left behind.
 """
 
@@ -26,7 +26,7 @@ _DUE = (
     f" WHERE campaign_id = ? AND status IN ('{_QUEUED}', '{_DEFERRED}')"
     " AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
     f" AND EXISTS (SELECT 1 FROM campaigns WHERE id = ? AND status = '{_SENDING}')"
-    # The claim index's own order (see DeliveryStore.due).
+    # The claim index's own order (see claims.due_rows).
     " ORDER BY status, next_attempt_at, id LIMIT ?"
 )
 _LEASE = "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN ({ids})"

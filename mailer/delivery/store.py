@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     Engine,
     Select,
-    and_,
     bindparam,
     exists,
     func,
@@ -41,7 +40,8 @@ from mailer.campaigns.models import (
 )
 from mailer.campaigns.service import pending_rows
 from mailer.db import session_scope, sqlite_path
-from mailer.delivery.claimed import Claimed, attributes_of
+from mailer.delivery.claimed import Claimed
+from mailer.delivery.claims import claim_in_session, due_rows
 from mailer.delivery.group import GroupCommit
 from mailer.delivery.outcomes import Outcome
 from mailer.delivery.owners import owner_is_dead_here
@@ -49,7 +49,6 @@ from mailer.delivery.recording import write_outcomes
 from mailer.delivery.sqliteclaim import claim_rows
 from mailer.delivery.sqlitefast import fast_writer
 from mailer.delivery.writelock import write_turn
-from subscribers.models import Subscriber, Subscription, Suppression
 
 
 @dataclass(frozen=True)
@@ -149,97 +148,20 @@ class DeliveryStore:
 
     def due(self, campaign_id: int, limit: int, now: datetime) -> Select[int]:
         """The ids of up to ``limit`` rows due now and held by nobody."""
-        return (
-            select(Delivery.id)
-            .where(
-                Delivery.campaign_id == campaign_id,
-                Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED]),
-                Delivery.next_attempt_at <= now,
-                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-                # Nothing is claimed once the campaign is paused or cancelled.
-                exists().where(
-                    Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING
-                ),
-            )
-            # The claim index's own order: no sort of every due row per claim
-            # (ORDER BY id sorted them all, O(n) a claim); equal times go by id.
-            .order_by(Delivery.status, Delivery.next_attempt_at, Delivery.id)
-            .limit(limit)
-        )
+        return due_rows(campaign_id, limit, now)
 
     def claim(
         self, campaign_id: int, owner: str, limit: int, now: datetime, lease: timedelta
     ) -> list[Claimed]:
+        """Lease up to ``limit`` due rows to ``owner``, with what their messages need."""
         if self._fast is not None:
             fast = self._fast
             with self._writing():
                 return fast.transaction(
                     lambda conn: claim_rows(conn, campaign_id, owner, limit, now, now + lease)
                 )
-        due = self.due(campaign_id, limit, now)
-        if self.postgres:
-            due = due.with_for_update(skip_locked=True)
         with self._writing(), session_scope(self.engine) as s:
-            if not self.postgres:
-                # Take SQLite's write lock first, so two threads never read the
-                # same due rows and then both mark them.
-                s.execute(text("UPDATE campaigns SET id = id WHERE id = :c"), {"c": campaign_id})
-            ids = list(s.scalars(due))
-            if not ids:
-                return []
-            s.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(ids))
-                .values(lease_owner=owner, lease_until=now + lease)
-            )
-            suppressed = exists().where(Suppression.email_hash == Subscriber.email_hash)
-            rows = s.execute(
-                select(
-                    Delivery.id,
-                    Delivery.subscriber_id,
-                    Delivery.language,
-                    Delivery.attempts,
-                    Delivery.created_at,
-                    Delivery.status.label("delivery_status"),
-                    Subscriber.email,
-                    Subscriber.name,
-                    Subscriber.attributes,
-                    Subscriber.email_hash,
-                    Subscription.status,
-                    Subscriber.link_key,
-                    suppressed.label("suppressed"),
-                )
-                .select_from(Delivery)
-                .join(Campaign, Campaign.id == Delivery.campaign_id)
-                .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
-                .outerjoin(
-                    Subscription,
-                    and_(
-                        Subscription.subscriber_id == Subscriber.id,
-                        Subscription.list_id == Campaign.list_id,
-                    ),
-                )
-                .where(Delivery.id.in_(ids))
-                .order_by(Delivery.id)
-            ).all()
-        return [
-            Claimed(
-                r.id,
-                r.subscriber_id,
-                r.language,
-                r.attempts,
-                r.created_at,
-                r.email,
-                r.name or "",
-                attributes_of(r.attributes),
-                r.email_hash,
-                r.status,
-                bool(r.suppressed),
-                r.delivery_status,
-                r.link_key,
-            )
-            for r in rows
-        ]
+            return claim_in_session(s, self.postgres, campaign_id, owner, limit, now, lease)
 
     def release(self, ids: Sequence[int], now: datetime) -> None:
         """Give back claimed rows that never went on the wire (a stop, a pause)."""
