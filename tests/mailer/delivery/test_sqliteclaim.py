@@ -108,3 +108,32 @@ def test_a_paused_campaign_gives_no_rows(sqlite_template: Path, tmp_path: Path) 
 def test_stored_times_read_back_as_sqlalchemy_does() -> None:
     assert read_time("2026-03-04 05:06:07").isoformat() == "2026-03-04T05:06:07+00:00"
     assert read_time("2026-03-04 05:06:07.000120").microsecond == 120
+
+
+def test_a_time_stored_with_an_offset_reads_as_sqlalchemy_reads_it(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    # A file written by other means (an import, an older version) may hold a
+    # time with its offset: UTCDateTime converts it to UTC, so must the claim.
+    shutil.copy(sqlite_template, tmp_path / "o.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'o.db'}")
+    cid = varied_ledger(engine)
+    stored = ["2026-03-04 05:06:07+02:00", "2026-03-04 05:06:07-05:30", "2026-03-04T05:06:07"]
+    with engine.begin() as conn:
+        for k, text_ in enumerate(stored):
+            conn.execute(
+                text(
+                    "UPDATE deliveries SET created_at = :t WHERE campaign_id = :c AND id % 40 = :k"
+                ),
+                {"t": text_, "c": cid, "k": 20 + k},
+            )
+    engine.dispose()  # its WAL written back: the copy has it all
+    shutil.copy(tmp_path / "o.db", tmp_path / "p.db")
+    slow = DeliveryStore(make_engine(f"sqlite:///{tmp_path / 'o.db'}"))
+    slow._fast = None
+    fast = DeliveryStore(make_engine(f"sqlite:///{tmp_path / 'p.db'}"))
+    now = utcnow()
+    got_slow, got_fast = claim_all(slow, cid, now), claim_all(fast, cid, now)
+    assert got_fast == got_slow
+    times = {c.created_at.isoformat() for batch in got_fast for c in batch}
+    assert {"2026-03-04T03:06:07+00:00", "2026-03-04T10:36:07+00:00"} <= times
