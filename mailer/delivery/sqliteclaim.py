@@ -43,8 +43,10 @@ _ROWS = (
 
 
 def read_time(text: str) -> datetime:
-    """A UTCDateTime as stored (naive UTC text), read back aware, as SQLAlchemy does."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    """A UTCDateTime as stored (naive UTC text), read back aware, as SQLAlchemy does:
+    a time stored with its offset (written by other means) is converted to UTC."""
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def claim_rows(

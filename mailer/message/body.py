@@ -52,9 +52,26 @@ def _qp_encoded(text: str) -> bytes:
     if b"\r\n" not in data and b"\n" in encoded:
         # With no CRLF in its input, b2a_qp ends its soft line breaks in a bare LF.
         encoded = encoded.replace(b"\n", b"\r\n")
+    if b"=20\r\n" in encoded or b"=09\r\n" in encoded:
+        encoded = _within_lines(encoded)
     if not encoded.endswith(b"\r\n"):
         encoded = _soft_break(encoded)
     return encoded
+
+
+def _within_lines(encoded: bytes) -> bytes:
+    """Lines of ``encoded`` over 76 characters cut with soft breaks (RFC 2045 6.7).
+
+    b2a_qp fills a line to 75 characters and escapes whitespace that ends
+    it only when it meets the line break: a space there becomes "=20" on a
+    line of 77. Such a line is cut where a soft break fits, never inside an escape.
+    """
+    lines = encoded.split(b"\r\n")
+    for k, line in enumerate(lines):
+        if len(line) > MAX_LINE:
+            # Cut as the last line is; this line's own (hard) break ends it.
+            lines[k] = _soft_break(line)[: -len(b"=\r\n")]
+    return b"\r\n".join(lines)
 
 
 def _soft_break(encoded: bytes) -> bytes:

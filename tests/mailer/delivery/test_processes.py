@@ -15,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -208,3 +209,60 @@ def test_a_helper_reports_tallies_not_a_message_per_outcome(engine: Engine) -> N
     assert totals == {(7, "sent", 250): 1000, (8, "failed", 550): 100}
     # Each campaign once on flush, plus once per half second that went by.
     assert len(reports) <= 2 * (1 + int(periods) + 1) < 1100
+
+
+def test_a_stopped_helper_reports_its_last_outcomes_before_it_ends(engine: Engine) -> None:
+    # Outcomes are tallied and sent every REPORT_SECONDS: a helper stopped
+    # (SIGTERM) while sending flushes what it counted since, so the caller's
+    # counters end equal to the ledger.
+    from sqlalchemy import func, select
+
+    from mailer.campaigns.models import Delivery
+    from mailer.delivery.engine import smtp_engine
+    from mailer.metrics import MESSAGES, CountingStore
+
+    n = 1000
+    populate(engine, n)
+    cid = new_campaign(engine)
+    with SmtpServer(delay=0.004) as server:
+        # One connection a process: a second client port is the helper's.
+        by_peer: Counter[object] = Counter()
+        original = server.handler.handle_DATA
+
+        async def handle_DATA(srv: Any, session: Any, envelope: Any) -> str:
+            by_peer[session.peer] += 1
+            return await original(srv, session, envelope)
+
+        server.handler.handle_DATA = handle_DATA  # type: ignore[method-assign]
+        settings = dataclasses.replace(
+            SETTINGS,
+            database_url=str(engine.url.render_as_string(hide_password=False)),
+            smtp_host="127.0.0.1",
+            smtp_port=server.port,
+            smtp_security="none",
+            processes=2,
+            workers=1,
+            messages_per_connection=10 * n,
+        )
+        delivery = smtp_engine(engine, settings)
+        delivery.store = CountingStore(engine)
+        before = MESSAGES.labels("sent", str(cid))._value.get()
+        stop = threading.Event()
+
+        def stop_while_the_helper_sends() -> None:
+            deadline = time.monotonic() + 60
+            while len(by_peer) < 2 or min(by_peer.values()) < 20:
+                assert time.monotonic() < deadline, "the helper never sent"
+                time.sleep(0.005)
+            stop.set()
+
+        stopper = threading.Thread(target=stop_while_the_helper_sends)
+        stopper.start()
+        processes.run_everywhere(delivery, settings, cid, stop)
+        stopper.join()
+    with engine.connect() as conn:
+        sent = conn.scalar(
+            select(func.count()).where(Delivery.campaign_id == cid, Delivery.status == "sent")
+        )
+    assert len(by_peer) == 2 and sent is not None and sent < n  # stopped midway, both sending
+    assert MESSAGES.labels("sent", str(cid))._value.get() - before == sent

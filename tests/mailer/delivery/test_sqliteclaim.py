@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine, text
 
 from mailer.db import make_engine, session_scope
@@ -15,7 +19,7 @@ from mailer.delivery.store import DeliveryStore
 from subscribers.lists import create_list
 from subscribers.members import add_subscriber, erase, suppress, unsubscribe
 from subscribers.models import utcnow
-from tests.mailer.sending import new_campaign
+from tests.mailer.sending import new_campaign, populate
 
 LEASE = timedelta(minutes=10)
 
@@ -108,3 +112,111 @@ def test_a_paused_campaign_gives_no_rows(sqlite_template: Path, tmp_path: Path) 
 def test_stored_times_read_back_as_sqlalchemy_does() -> None:
     assert read_time("2026-03-04 05:06:07").isoformat() == "2026-03-04T05:06:07+00:00"
     assert read_time("2026-03-04 05:06:07.000120").microsecond == 120
+
+
+def test_a_time_stored_with_an_offset_reads_as_sqlalchemy_reads_it(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    # A file written by other means (an import, an older version) may hold a
+    # time with its offset: UTCDateTime converts it to UTC, so must the claim.
+    shutil.copy(sqlite_template, tmp_path / "o.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'o.db'}")
+    cid = varied_ledger(engine)
+    stored = ["2026-03-04 05:06:07+02:00", "2026-03-04 05:06:07-05:30", "2026-03-04T05:06:07"]
+    with engine.begin() as conn:
+        for k, text_ in enumerate(stored):
+            conn.execute(
+                text(
+                    "UPDATE deliveries SET created_at = :t WHERE campaign_id = :c AND id % 40 = :k"
+                ),
+                {"t": text_, "c": cid, "k": 20 + k},
+            )
+    engine.dispose()  # its WAL written back: the copy has it all
+    shutil.copy(tmp_path / "o.db", tmp_path / "p.db")
+    slow = DeliveryStore(make_engine(f"sqlite:///{tmp_path / 'o.db'}"))
+    slow._fast = None
+    fast = DeliveryStore(make_engine(f"sqlite:///{tmp_path / 'p.db'}"))
+    now = utcnow()
+    got_slow, got_fast = claim_all(slow, cid, now), claim_all(fast, cid, now)
+    assert got_fast == got_slow
+    times = {c.created_at.isoformat() for batch in got_fast for c in batch}
+    assert {"2026-03-04T03:06:07+00:00", "2026-03-04T10:36:07+00:00"} <= times
+
+
+def test_the_subscription_read_is_to_the_campaigns_list(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    # Each subscriber is on two lists, left one of them: the claim reads the
+    # subscription to the campaign's list, and only that campaign's rows.
+    shutil.copy(sqlite_template, tmp_path / "l.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}")
+    with session_scope(engine) as s:
+        create_list(s, "lmec-news", title="LMEC Newsletter")
+        create_list(s, "events", title="Events")
+        for i in range(10):
+            for slug in ("lmec-news", "events"):
+                add_subscriber(s, f"u{i}@example.org", slug, confirmed=True)
+    cid = new_campaign(engine)
+    other = new_campaign(engine, "events")
+    with session_scope(engine) as s:
+        for i in range(10):
+            unsubscribe(s, f"u{i}@example.org", "lmec-news" if i < 5 else "events")
+    engine.dispose()
+    shutil.copy(tmp_path / "l.db", tmp_path / "m.db")
+    slow = DeliveryStore(make_engine(f"sqlite:///{tmp_path / 'l.db'}"))
+    slow._fast = None
+    fast = DeliveryStore(make_engine(f"sqlite:///{tmp_path / 'm.db'}"))
+    now = utcnow()
+    got_slow, got_fast = claim_all(slow, cid, now), claim_all(fast, cid, now)
+    assert got_fast == got_slow
+    status = {c.email: c.subscription for batch in got_fast for c in batch}
+    assert status == {
+        f"u{i}@example.org": "unsubscribed" if i < 5 else "confirmed" for i in range(10)
+    }
+    with fast.engine.connect() as conn:
+        held = conn.execute(
+            text("SELECT count(*) FROM deliveries WHERE campaign_id = :c AND lease_owner IS NULL"),
+            {"c": other},
+        )
+        assert held.scalar() == 10  # the other campaign's rows untouched
+
+
+def _claim_until_empty(url: str, cid: int, owner: str, slow: bool, start: Any) -> list[int]:
+    """In a process of its own: claim small batches until none is left."""
+    store = DeliveryStore(make_engine(url))
+    if slow:
+        store._fast = None
+    start.wait(60)  # both processes ready: they claim at the same time
+    ids: list[int] = []
+    while batch := store.claim(cid, owner, 2, utcnow(), LEASE):
+        ids.extend(c.id for c in batch)
+    return ids
+
+
+@pytest.mark.parametrize("second", ["fast", "sqlalchemy"])
+def test_two_processes_never_claim_the_same_row(
+    sqlite_template: Path, tmp_path: Path, second: str
+) -> None:
+    # Each process has its own writer connection and write turn: only the
+    # locks (writelock.py, then SQLite's) keep their claims apart.
+    path = tmp_path / "two.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    populate(engine, 300)
+    cid = new_campaign(engine)
+    engine.dispose()
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager, ProcessPoolExecutor(2, mp_context=ctx) as pool:
+        start = manager.Barrier(2)
+        url = f"sqlite:///{path}"
+        a = pool.submit(_claim_until_empty, url, cid, "a", False, start)
+        b = pool.submit(_claim_until_empty, url, cid, "b", second == "sqlalchemy", start)
+        got_a, got_b = a.result(timeout=120), b.result(timeout=120)
+    assert got_a and got_b  # both took part
+    assert not set(got_a) & set(got_b)
+    assert len(got_a) + len(got_b) == 300
+    with make_engine(f"sqlite:///{path}").connect() as conn:
+        owners = dict(
+            conn.execute(text("SELECT lease_owner, count(*) FROM deliveries GROUP BY 1")).all()
+        )
+    assert owners == {"a": len(got_a), "b": len(got_b)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import binascii
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -62,3 +64,24 @@ def test_render_fills_only_the_fields_and_its_forms_agree() -> None:
     assert body.wire(rendered) == [dot_stuffed(seg) for seg in rendered]
     escaped = body.render(values, lambda v: v.upper())
     assert escaped[1] == qp("ZOË  =X ") and escaped[0] == rendered[0]
+
+
+@pytest.mark.parametrize("space", [" ", "\t"])
+@pytest.mark.parametrize("width", [73, 74, 75, 148, 149])
+def test_whitespace_before_a_line_break_keeps_lines_within_76(space: str, width: int) -> None:
+    # b2a_qp escapes whitespace that ends a line after it filled the line:
+    # 74 characters, then the space as "=20", made a line of 77.
+    text = "a" * width + space + "\nnext line" + space + "\n"
+    encoded = qp(text)
+    assert max(len(line) for line in encoded.split(b"\r\n")) <= 76
+    assert binascii.a2b_qp(encoded) == text.replace("\n", "\r\n").encode()
+    assert relaxed_body(encoded) == encoded  # nothing left for DKIM to trim
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("a .=~\t\r\n\x7fé中"), max_size=300))
+def test_qp_lines_stay_within_76_and_decode_to_the_text(text: str) -> None:
+    encoded = qp(text)
+    assert max(len(line) for line in encoded.split(b"\r\n")) <= 76
+    crlf = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+    assert binascii.a2b_qp(encoded) == crlf.encode()

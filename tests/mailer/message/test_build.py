@@ -153,3 +153,49 @@ def test_the_date_header_is_format_datetimes_second_after_second(
         assert rfc5322_date(t) == expected, t
         monkeypatch.setattr(time, "time", lambda t=t: t)
         assert rfc5322_date() == expected, t
+
+
+def test_threads_sharing_a_factory_build_what_one_thread_builds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The per-second caches (the Date header, the tokens' timestamp, the DKIM
+    # tags) are shared by a run's delivery threads. Here each thread has a
+    # clock of its own whose second changes at every message, so a build
+    # keeps meeting what another thread just kept for another second.
+    import sys
+    import threading
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from mailer.message import DkimSigner
+
+    pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    f = factory(DkimSigner("ed2026", "example.org", pem))
+    clock = threading.local()
+    monkeypatch.setattr(time, "time", lambda: clock.now)
+    built: dict[tuple[int, int], tuple[float, bytes]] = {}
+
+    def work(k: int) -> None:
+        for i in range(60):
+            clock.now = 1_800_000_000 + (i + k) % 3 + 0.25 * k
+            r = Recipient(1000 * k + i, f"u{k}.{i}@example.org", "Ann", {}, f"key{i}")
+            built[(k, i)] = (clock.now, f.build(r).data)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads trade places as often as they can
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(built) == 240
+    for (k, i), (now, data) in built.items():
+        clock.now = now
+        r = Recipient(1000 * k + i, f"u{k}.{i}@example.org", "Ann", {}, f"key{i}")
+        assert f.build(r).data == data, (k, i)
