@@ -7,6 +7,7 @@ usage errors exit 2 (click's own).
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import click
@@ -30,7 +31,13 @@ class MailerGroup(click.Group):
         as_json = wants_json(ctx.args)
         try:
             return super().invoke(ctx)
-        except (MailerError, SubscribersError, OperationalError, click.ClickException) as exc:
+        except (
+            MailerError,
+            SubscribersError,
+            OperationalError,
+            sqlite3.OperationalError,
+            click.ClickException,
+        ) as exc:
             if not as_json:
                 if isinstance(exc, click.ClickException):
                     raise  # click's own, with its usage hint

@@ -8,6 +8,7 @@ in a driver's message never shows its password.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,9 +55,11 @@ def as_click_error(exc: BaseException) -> CliError:
         return CliError(_clean(exc.format_message()), "usage", exc.exit_code)
     if isinstance(exc, click.ClickException):
         return CliError(_clean(exc.format_message()), "failed", exc.exit_code)
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, (OperationalError, sqlite3.OperationalError)):
         # The database went away or refused us; the driver's text says why.
-        reason = str(exc.orig or exc).strip()
+        # (The delivery path on SQLite uses plain sqlite3 calls: sqlitefast.py.)
+        orig = exc.orig if isinstance(exc, OperationalError) else None
+        reason = str(orig or exc).strip()
         return CliError(_clean(f"the database cannot be used: {reason}"), "database")
     if isinstance(exc, ListNotFound):  # where a shell user sees the names; the API says none
         return CliError(_clean(f"{exc} (see `mailer lists ls`)"), "not_found")

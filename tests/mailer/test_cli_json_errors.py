@@ -96,3 +96,30 @@ def test_json_error_codes_and_the_plain_form(workdir: Path, db_url: str) -> None
     plain = runner.invoke(cli, ["lists", "show", "nope"], env=env)
     assert plain.exit_code == 1 and plain.stdout == ""
     assert "Error: no list named 'nope'" in plain.output
+
+
+def test_a_plain_sqlite3_error_is_the_databases_not_a_traceback() -> None:
+    # The delivery path on SQLite runs plain sqlite3 calls (sqlitefast.py,
+    # sqliteclaim.py): their errors are not SQLAlchemy's, and must read the same.
+    import sqlite3
+
+    from mailer.cli import MailerGroup
+
+    @click.group(cls=MailerGroup)
+    def group() -> None:
+        pass
+
+    @group.command()
+    @click.option("--json", "as_json", is_flag=True)
+    def claim(as_json: bool) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    plain = CliRunner().invoke(group, ["claim"])
+    assert plain.exit_code == 1 and isinstance(plain.exception, SystemExit)
+    assert "the database cannot be used: database is locked" in plain.output
+    as_json = CliRunner().invoke(group, ["claim", "--json"])
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.output) == {
+        "error": "the database cannot be used: database is locked",
+        "code": "database",
+    }
