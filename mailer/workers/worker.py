@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from mailer import metrics
 from mailer.settings import Settings
-from mailer.workers import coordination
+from mailer.workers import coordination, redisack
 from mailer.workers.app import QUEUE, make_app, set_context
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ def run_worker(db: Engine, settings: Settings, concurrency: int, metrics_port: i
         heartbeat = coordination.Heartbeat(context.client, on_beat=metrics.HEARTBEAT.set)
         heartbeat.start()
     app = make_app(settings)
+    redisack.install()  # a Redis restart must not leave this worker idle (redisack.py)
     try:
         # The threads pool keeps a worker one process: a SIGKILL takes all of it,
         # and nothing is left half-alive holding leases.
