@@ -334,40 +334,6 @@ def test_without_a_slow_rate_limit_every_next_envelope_goes_early(engine: Engine
     assert announced == 5  # all but the last of the batch
 
 
-def test_a_message_that_fails_to_build_after_its_envelope_went_early(engine: Engine) -> None:
-    # The next message is built while the relay takes this one, after its
-    # envelope went out: a build error fails that row alone, and its
-    # envelope, left open at the server, carries nobody's message.
-    from mailer.message.build import MessageFactory
-
-    emails = populate(engine, 12)
-    cid = new_campaign(engine)
-    built: Counter[str] = Counter()
-    original = MessageFactory.build
-
-    def build(self: MessageFactory, r: Any, *args: Any, **kw: Any) -> Any:
-        built[r.email] += 1
-        if r.email in ("u4@example.org", "u5@example.org", "u11@example.org"):
-            raise ValueError("a bad attribute")
-        return original(self, r, *args, **kw)
-
-    with SmtpServer(pipelining=True) as server:
-        deliver = smtp_engine(engine, settings_for(server), workers=1)
-        MessageFactory.build = build  # type: ignore[method-assign]
-        try:
-            assert deliver.run(cid, threading.Event()) == "finished"
-        finally:
-            MessageFactory.build = original  # type: ignore[method-assign]
-        got = Counter(m.rcpt for m in server.handler.messages)
-        assert all(whole_and_addressed(m) for m in server.handler.messages)
-    bad = {"u4@example.org", "u5@example.org", "u11@example.org"}
-    assert got == Counter(e for e in emails if e not in bad)
-    assert built == Counter(emails)  # each message built once, while its predecessor was out
-    rows = {f"u{r.subscriber_id - 1}@example.org": r for r in ledger(engine, cid)}
-    assert {rows[e].status for e in bad} == {"failed"}
-    assert not any(r.in_doubt for r in rows.values())
-
-
 class Building:
     """MessageFactory.build, calling ``hook`` with each recipient first; and the
     recipients the server saw at RCPT (an envelope that went early included)."""
@@ -398,6 +364,32 @@ class Building:
 
     def __exit__(self, *exc: object) -> None:
         self.factory.build = self.original  # type: ignore[method-assign]
+
+
+def test_a_message_that_fails_to_build_after_its_envelope_went_early(engine: Engine) -> None:
+    # The next message is built while the relay takes this one, after its
+    # envelope went out: a build error fails that row alone, and its
+    # envelope, left open at the server, carries nobody's message.
+    emails = populate(engine, 12)
+    cid = new_campaign(engine)
+    bad = {"u4@example.org", "u5@example.org", "u11@example.org"}
+    built: Counter[str] = Counter()
+
+    def hook(email: str) -> None:
+        built[email] += 1
+        if email in bad:
+            raise ValueError("a bad attribute")
+
+    with SmtpServer(pipelining=True) as server, Building(server, hook):
+        deliver = smtp_engine(engine, settings_for(server), workers=1)
+        assert deliver.run(cid, threading.Event()) == "finished"
+        got = Counter(m.rcpt for m in server.handler.messages)
+        assert all(whole_and_addressed(m) for m in server.handler.messages)
+    assert got == Counter(e for e in emails if e not in bad)
+    assert built == Counter(emails)  # each message built once, while its predecessor was out
+    rows = {f"u{r.subscriber_id - 1}@example.org": r for r in ledger(engine, cid)}
+    assert {rows[e].status for e in bad} == {"failed"}
+    assert not any(r.in_doubt for r in rows.values())
 
 
 def test_a_stop_while_the_next_message_is_built_hands_that_row_back(engine: Engine) -> None:

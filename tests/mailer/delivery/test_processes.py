@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from mailer.delivery import processes
 from mailer.delivery.engine import DeliveryEngine
+from mailer.settings import Settings
 from mailer.transport.memory import MemoryTransport
 from tests.mailer.helpers import EXAMPLE
 from tests.mailer.sending import SETTINGS, new_campaign, populate
@@ -149,6 +150,20 @@ def test_a_rate_limit_keeps_delivery_in_one_process(
     assert len(transport.sent) == 3
 
 
+def two_processes(engine: Engine, server: SmtpServer, **kw: Any) -> Settings:
+    """Settings for this database and server: two processes, one connection each."""
+    return dataclasses.replace(
+        SETTINGS,
+        database_url=str(engine.url.render_as_string(hide_password=False)),
+        smtp_host="127.0.0.1",
+        smtp_port=server.port,
+        smtp_security="none",
+        processes=2,
+        workers=1,
+        **kw,
+    )
+
+
 def test_the_callers_metrics_count_what_the_helpers_sent(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -161,15 +176,7 @@ def test_the_callers_metrics_count_what_the_helpers_sent(
     populate(engine, n)
     cid = new_campaign(engine)
     with SmtpServer() as server:
-        settings = dataclasses.replace(
-            SETTINGS,
-            database_url=str(engine.url.render_as_string(hide_password=False)),
-            smtp_host="127.0.0.1",
-            smtp_port=server.port,
-            smtp_security="none",
-            processes=2,
-            workers=1,
-        )
+        settings = two_processes(engine, server)
         delivery = smtp_engine(engine, settings)
         delivery.store = CountingStore(engine)
         before = MESSAGES.labels("sent", str(cid))._value.get()  # a global of this process
@@ -234,16 +241,7 @@ def test_a_stopped_helper_reports_its_last_outcomes_before_it_ends(engine: Engin
             return await original(srv, session, envelope)
 
         server.handler.handle_DATA = handle_DATA  # type: ignore[method-assign]
-        settings = dataclasses.replace(
-            SETTINGS,
-            database_url=str(engine.url.render_as_string(hide_password=False)),
-            smtp_host="127.0.0.1",
-            smtp_port=server.port,
-            smtp_security="none",
-            processes=2,
-            workers=1,
-            messages_per_connection=10 * n,
-        )
+        settings = two_processes(engine, server, messages_per_connection=10 * n)
         delivery = smtp_engine(engine, settings)
         delivery.store = CountingStore(engine)
         before = MESSAGES.labels("sent", str(cid))._value.get()

@@ -72,30 +72,38 @@ def claim_all(store: DeliveryStore, cid: int, now: datetime) -> list[list[Claime
     return batches
 
 
+class BothWays:
+    """The same ledger claimed by SQLAlchemy's claim (on the file) and the plain
+    sqlite3 one (on a copy), at the same ``now``: their batches and engines."""
+
+    def __init__(self, db: Path, cid: int) -> None:
+        copy = db.with_name(f"{db.stem}-fast.db")
+        shutil.copy(db, copy)
+        self.slow_engine = make_engine(f"sqlite:///{db}")
+        self.fast_engine = make_engine(f"sqlite:///{copy}")
+        slow, fast = DeliveryStore(self.slow_engine), DeliveryStore(self.fast_engine)
+        slow._fast = None  # SQLAlchemy's claim, as on PostgreSQL
+        assert fast._fast is not None
+        now = utcnow()
+        self.slow, self.fast = claim_all(slow, cid, now), claim_all(fast, cid, now)
+
+
 def test_the_same_claims_both_ways(sqlite_template: Path, tmp_path: Path) -> None:
     shutil.copy(sqlite_template, tmp_path / "a.db")
     first = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
     cid = varied_ledger(first)
     first.dispose()
-    shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
-    slow_engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
-    fast_engine = make_engine(f"sqlite:///{tmp_path / 'b.db'}")
-    slow, fast = DeliveryStore(slow_engine), DeliveryStore(fast_engine)
-    slow._fast = None  # SQLAlchemy's claim, as on PostgreSQL
-    assert fast._fast is not None
+    both = BothWays(tmp_path / "a.db", cid)
 
-    now = utcnow()
-    got_slow, got_fast = claim_all(slow, cid, now), claim_all(fast, cid, now)
-
-    assert got_fast == got_slow
-    claimed = [c for batch in got_fast for c in batch]
+    assert both.fast == both.slow
+    claimed = [c for batch in both.fast for c in batch]
     assert len(claimed) == 40 - 3  # not yet due, held by another, sent
     kinds = {c.subscription for c in claimed} | {c.suppressed for c in claimed}
     assert {"confirmed", "unsubscribed", None, True, False} <= kinds  # erased: None
     assert any(c.attributes == {"country": "LA", "note": 'ü "x" \\'} for c in claimed)
     assert any(c.link_key is None for c in claimed) and any(c.status == "deferred" for c in claimed)
-    assert every_row(fast_engine) == every_row(slow_engine)  # leases stored alike
-    with fast_engine.connect() as conn:
+    assert every_row(both.fast_engine) == every_row(both.slow_engine)  # leases stored alike
+    with both.fast_engine.connect() as conn:
         owners = conn.execute(text("SELECT count(*) FROM deliveries WHERE lease_owner = 'me'"))
         assert owners.scalar() == 37
 
@@ -132,14 +140,9 @@ def test_a_time_stored_with_an_offset_reads_as_sqlalchemy_reads_it(
                 {"t": text_, "c": cid, "k": 20 + k},
             )
     engine.dispose()  # its WAL written back: the copy has it all
-    shutil.copy(tmp_path / "o.db", tmp_path / "p.db")
-    slow = DeliveryStore(make_engine(f"sqlite:///{tmp_path / 'o.db'}"))
-    slow._fast = None
-    fast = DeliveryStore(make_engine(f"sqlite:///{tmp_path / 'p.db'}"))
-    now = utcnow()
-    got_slow, got_fast = claim_all(slow, cid, now), claim_all(fast, cid, now)
-    assert got_fast == got_slow
-    times = {c.created_at.isoformat() for batch in got_fast for c in batch}
+    both = BothWays(tmp_path / "o.db", cid)
+    assert both.fast == both.slow
+    times = {c.created_at.isoformat() for batch in both.fast for c in batch}
     assert {"2026-03-04T03:06:07+00:00", "2026-03-04T10:36:07+00:00"} <= times
 
 
@@ -162,18 +165,13 @@ def test_the_subscription_read_is_to_the_campaigns_list(
         for i in range(10):
             unsubscribe(s, f"u{i}@example.org", "lmec-news" if i < 5 else "events")
     engine.dispose()
-    shutil.copy(tmp_path / "l.db", tmp_path / "m.db")
-    slow = DeliveryStore(make_engine(f"sqlite:///{tmp_path / 'l.db'}"))
-    slow._fast = None
-    fast = DeliveryStore(make_engine(f"sqlite:///{tmp_path / 'm.db'}"))
-    now = utcnow()
-    got_slow, got_fast = claim_all(slow, cid, now), claim_all(fast, cid, now)
-    assert got_fast == got_slow
-    status = {c.email: c.subscription for batch in got_fast for c in batch}
+    both = BothWays(tmp_path / "l.db", cid)
+    assert both.fast == both.slow
+    status = {c.email: c.subscription for batch in both.fast for c in batch}
     assert status == {
         f"u{i}@example.org": "unsubscribed" if i < 5 else "confirmed" for i in range(10)
     }
-    with fast.engine.connect() as conn:
+    with both.fast_engine.connect() as conn:
         held = conn.execute(
             text("SELECT count(*) FROM deliveries WHERE campaign_id = :c AND lease_owner IS NULL"),
             {"c": other},
