@@ -69,6 +69,8 @@ def claim_all(store: DeliveryStore, cid: int, now: datetime) -> list[list[Claime
     batches = []
     while batch := store.claim(cid, "me", 7, now, LEASE):
         batches.append(batch)
+        # A claim that took back rows it had just leased would never end.
+        assert len(batches) <= 100, "the claim keeps giving rows"
     return batches
 
 
@@ -188,6 +190,7 @@ def _claim_until_empty(url: str, cid: int, owner: str, slow: bool, start: Any) -
     ids: list[int] = []
     while batch := store.claim(cid, owner, 2, utcnow(), LEASE):
         ids.extend(c.id for c in batch)
+        assert len(ids) <= 10_000, "the claim keeps giving rows"
     return ids
 
 
